@@ -1,0 +1,232 @@
+"""Big-number kernels: the Python face of ``tss._native`` with a gmpy2 fallback.
+
+``BACKEND`` is ``"native"`` when the C extension is built and ``"gmpy2"`` otherwise;
+``TSS_BACKEND=gmpy2`` in the environment forces the fallback so that both paths can be tested.
+Every function validates its arguments and raises :class:`tss.UsageError` on bad ones; the
+backends only compute.
+
+Exponentiations whose exponent or base is secret go through :func:`powmod_sec` or
+:func:`crt_powmod` (constant time in GMP); :func:`powmod` and :func:`multi_powmod` are variable
+time and for public values only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from . import _gmpy2
+from ._counter import OpCounter, counting, record
+
+__all__ = [
+    "BACKEND", "powmod", "powmod_sec", "multi_powmod", "multi_powmod_sec", "batch_powmod", "invert", "crt_params",
+    "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime", "counting", "OpCounter",
+]
+
+
+def _choose_backend():
+    if os.environ.get("TSS_BACKEND", "").lower() == "gmpy2":
+        return _gmpy2
+    try:
+        from . import _native_backend
+    except ImportError:
+        return _gmpy2
+    return _native_backend
+
+
+_B = _choose_backend()
+BACKEND: str = _B.NAME
+
+
+def _int(name: str, x: object) -> int:
+    # bool is an int subclass but never a meaningful operand here
+    if type(x) is bool or not isinstance(x, int):
+        raise UsageError(f"{name} must be an int, not {type(x).__name__}")
+    return int(x)
+
+
+def _modulus(m: object) -> int:
+    m = _int("modulus", m)
+    if m < 2:
+        raise UsageError("modulus must be at least 2")
+    return m
+
+
+def invert(a: int, m: int) -> int:
+    """a^-1 mod m; UsageError when gcd(a, m) != 1."""
+    a = _int("a", a)
+    m = _modulus(m)
+    r = _B.invert(a % m, m)
+    if r is None:
+        raise UsageError("no inverse: the value is not coprime to the modulus")
+    return r
+
+
+def _prepare(b: object, e: object, m: int) -> tuple[int, int]:
+    b = _int("base", b) % m
+    e = _int("exponent", e)
+    if e < 0:
+        b = invert(b, m)
+        e = -e
+    return b, e
+
+
+def powmod(b: int, e: int, m: int) -> int:
+    """b^e mod m, variable time: public values only. Negative e uses the inverse of b."""
+    m = _modulus(m)
+    b, e = _prepare(b, e, m)
+    record(m, e)
+    return _B.powmod(b, e, m)
+
+
+def powmod_sec(b: int, e: int, m: int) -> int:
+    """b^e mod m in constant time (GMP's mpz_powm_sec), for secret b or e. m must be odd."""
+    m = _modulus(m)
+    if not m & 1:
+        raise UsageError("powmod_sec needs an odd modulus")
+    b, e = _prepare(b, e, m)
+    if e == 0:
+        return 1
+    record(m, e)
+    return _B.powmod_sec(b, e, m)
+
+
+def multi_powmod(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
+    """prod b_i^e_i mod m in one simultaneous exponentiation (public values). Any number of bases;
+    the native kernel interleaves 2 and 3 bases and chains longer lists."""
+    m = _modulus(m)
+    if len(bases) != len(exps):
+        raise UsageError("multi_powmod needs as many exponents as bases")
+    if not bases:
+        return 1 % m
+    pairs = [_prepare(b, e, m) for b, e in zip(bases, exps)]
+    record(m, max(e for _, e in pairs), len(pairs))
+    return _B.multi_powmod([b for b, _ in pairs], [e for _, e in pairs], m)
+
+
+def multi_powmod_sec(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
+    """prod b_i^e_i mod m with every exponentiation in constant time (secret exponents over a
+    modulus whose factors the caller does not know, e.g. a peer's ring-Pedersen modulus)."""
+    m = _modulus(m)
+    if len(bases) != len(exps):
+        raise UsageError("multi_powmod_sec needs as many exponents as bases")
+    acc = 1 % m
+    for b, e in zip(bases, exps):
+        acc = acc * powmod_sec(b, e, m) % m
+    return acc
+
+
+def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int = 1) -> list[int]:
+    """Several independent b^e mod m (public values) in one call, optionally on two threads."""
+    threads = _int("threads", threads)
+    if threads < 1:
+        raise UsageError("threads must be at least 1")
+    prepared = []
+    for item in items:
+        if len(item) != 3:
+            raise UsageError("batch_powmod takes (base, exponent, modulus) triples")
+        b, e, m = item
+        m = _modulus(m)
+        b, e = _prepare(b, e, m)
+        record(m, e)
+        prepared.append((b, e, m))
+    if not prepared:
+        return []
+    return _B.batch_powmod(prepared, min(threads, 2))
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CrtParams:
+    """Two coprime moduli with their group orders, for exponentiation when the factors are known.
+
+    For a Paillier modulus N = p q: ``crt_params(p, q, p - 1, q - 1)``; for N^2:
+    ``crt_params(p*p, q*q, p*(p-1), q*(q-1))``. Holds secrets: no repr.
+    """
+
+    m1: int
+    m2: int
+    phi1: int
+    phi2: int
+    coeff: int  # m1^-1 mod m2
+
+    @property
+    def modulus(self) -> int:
+        return self.m1 * self.m2
+
+    def __repr__(self) -> str:
+        return "CrtParams(<secret>)"
+
+
+def crt_params(m1: int, m2: int, phi1: int, phi2: int) -> CrtParams:
+    m1, m2 = _modulus(m1), _modulus(m2)
+    phi1, phi2 = _int("phi1", phi1), _int("phi2", phi2)
+    if phi1 < 1 or phi2 < 1:
+        raise UsageError("group orders must be positive")
+    if not (m1 & 1 and m2 & 1):
+        raise UsageError("CRT moduli must be odd")
+    return CrtParams(m1, m2, phi1, phi2, invert(m1, m2))
+
+
+def crt_powmod(b: int, e: int, crt: CrtParams) -> int:
+    """b^e mod (m1 m2) computed as two half-size constant-time exponentiations, the exponent
+    reduced modulo each group order. For the holder of the factors (provers, decryption)."""
+    if not isinstance(crt, CrtParams):
+        raise UsageError("crt must come from crt_params()")
+    m = crt.modulus
+    b, e = _prepare(b, e, m)
+    if e == 0:
+        return 1
+    record(crt.m1, min(e, crt.phi1))
+    record(crt.m2, min(e, crt.phi2))
+    return _B.crt_powmod(b, e, crt.m1, crt.m2, crt.phi1, crt.phi2, crt.coeff)
+
+
+def is_probable_prime(n: int) -> bool:
+    """Baillie-PSW plus Miller-Rabin rounds (error below 2^-80 for any input)."""
+    n = _int("n", n)
+    if n < 2:
+        return False
+    return _B.is_probable_prime(n)
+
+
+class _SeededStream:
+    """Deterministic bytes from a seed (SHAKE-256 of seed and a counter): for reproducible tests."""
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = bytes(seed)
+        self._n = 0
+
+    def __call__(self, n: int) -> bytes:
+        self._n += 1
+        h = hashlib.shake_256(b"tss/arith/seeded-stream\x00" + self._n.to_bytes(8, "big") + self._seed)
+        return h.digest(n)
+
+
+_WINDOW = 1 << 15
+
+
+def random_safe_prime(bits: int, seed: bytes | None = None) -> int:
+    """A random safe prime p = 2q + 1 of exactly ``bits`` bits with p = 3 mod 4 (so a product of
+    two is a Blum integer) and the top two bits set (so a product of two has exactly 2*bits bits).
+
+    Randomness comes from the OS, or from ``seed`` for reproducible tests: the same seed gives the
+    same prime on both backends.
+    """
+    bits = _int("bits", bits)
+    if bits < 32:
+        raise UsageError("safe primes need at least 32 bits")
+    if seed is not None and not isinstance(seed, (bytes, bytearray)):
+        raise UsageError("seed must be bytes")
+    rand = _SeededStream(seed) if seed is not None else secrets.token_bytes
+    qbits = bits - 1
+    nbytes = (qbits + 7) // 8
+    while True:
+        q0 = int.from_bytes(rand(nbytes), "big") & ((1 << qbits) - 1)
+        q0 |= (1 << (qbits - 1)) | (1 << (qbits - 2)) | 1  # top two bits and odd
+        q = _B.safe_prime_window(q0, _WINDOW)
+        if q and q.bit_length() == qbits:
+            return 2 * q + 1
