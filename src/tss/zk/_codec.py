@@ -40,6 +40,17 @@ class Writer:
         self._parts.append(data)
         return self
 
+    def blob(self, data: bytes) -> Writer:
+        """Length-prefixed bytes (4-byte length)."""
+        self._parts.append(len(data).to_bytes(4, "big") + data)
+        return self
+
+    def points(self, ps: list[Point]) -> Writer:
+        self._parts.append(len(ps).to_bytes(2, "big"))
+        for p in ps:
+            self.point(p)
+        return self
+
     def getvalue(self) -> bytes:
         return b"".join(self._parts)
 
@@ -84,6 +95,18 @@ class Reader:
 
     def raw(self, n: int) -> bytes:
         return self._take(n)
+
+    def blob(self, max_len: int = 1 << 22) -> bytes:
+        n = int.from_bytes(self._take(4), "big")
+        if n > max_len:
+            raise DecodeError("field too long")
+        return self._take(n)
+
+    def points(self, expected: int | None = None, *, allow_identity: bool = False) -> list[Point]:
+        count = int.from_bytes(self._take(2), "big")
+        if expected is not None and count != expected:
+            raise DecodeError(f"expected {expected} points, got {count}")
+        return [self.point(allow_identity=allow_identity) for _ in range(count)]
 
     def end(self) -> None:
         if self._pos != len(self._data):

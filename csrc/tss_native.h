@@ -1,0 +1,75 @@
+/*
+ * tss_native.h - the C kernels behind tss._native (GMP, built with cffi).
+ *
+ * Every kernel does one whole operation per call. Numbers travel as big-endian unsigned byte
+ * strings with explicit lengths; a result is written right-aligned and zero-padded into a
+ * caller-allocated buffer of the stated length. Kernels return TSS_OK (0) or a nonzero code.
+ * None of them keeps state between calls apart from read-only prime tables built once, so all
+ * may run concurrently on different threads (the cffi binding releases the GIL around calls).
+ *
+ * Only the text between the CDEF markers is handed to cffi's cdef(); keep it plain C
+ * declarations and integer #defines.
+ */
+#ifndef TSS_NATIVE_H
+#define TSS_NATIVE_H
+
+#include <stddef.h>
+
+/* CDEF BEGIN */
+#define TSS_OK 0
+#define TSS_ERR_NOINV 1   /* the value has no inverse modulo the modulus */
+#define TSS_ERR_ARG 2     /* an argument outside the kernel's domain (zero or even modulus...) */
+#define TSS_ERR_NOMEM 3   /* an allocation failed */
+#define TSS_ERR_SIZE 4    /* the output buffer is too small for the result */
+
+/* out (mlen bytes) = b^e mod m, variable time. m > 0. */
+int tss_powmod(const unsigned char *b, size_t blen, const unsigned char *e, size_t elen,
+               const unsigned char *m, size_t mlen, unsigned char *out);
+
+/* out (mlen bytes) = b^e mod m with mpz_powm_sec (constant time in the operand values).
+   m odd and e > 0, else TSS_ERR_ARG. */
+int tss_powmod_sec(const unsigned char *b, size_t blen, const unsigned char *e, size_t elen,
+                   const unsigned char *m, size_t mlen, unsigned char *out);
+
+/* out (mlen bytes) = prod_i bases[i]^exps[i] mod m, variable time, for k >= 0 bases.
+   bases: the k base strings concatenated, blens[i] their lengths; exps likewise.
+   An odd modulus takes one simultaneous (Straus, sliding-window, Montgomery) exponentiation
+   over all bases; an even modulus falls back to separate exponentiations. */
+int tss_multi_powmod(size_t k, const unsigned char *bases, const size_t *blens,
+                     const unsigned char *exps, const size_t *elens,
+                     const unsigned char *m, size_t mlen, unsigned char *out);
+
+/* n independent b^e mod m. data: b_0 e_0 m_0 b_1 e_1 m_1 ... concatenated; lens: their 3n
+   lengths in the same order. out: the n results concatenated, result i taking lens[3i+2]
+   bytes. threads: 1, or 2 to share the items with one extra pthread. */
+int tss_batch_powmod(size_t n, const unsigned char *data, const size_t *lens,
+                     unsigned char *out, int threads);
+
+/* out (outlen bytes, at least m1len + m2len) = b^e mod m1*m2 from the two halves: per half the
+   exponent is reduced modulo phi_i when gcd(b mod m_i, m_i) = 1, the power taken with
+   mpz_powm_sec (mpz_powm for an even m_i), and the halves joined by Garner's formula
+   r1 + m1 * ((r2 - r1) * coeff mod m2), coeff = m1^-1 mod m2. */
+int tss_crt_powmod(const unsigned char *b, size_t blen, const unsigned char *e, size_t elen,
+                   const unsigned char *m1, size_t m1len, const unsigned char *m2, size_t m2len,
+                   const unsigned char *phi1, size_t phi1len,
+                   const unsigned char *phi2, size_t phi2len,
+                   const unsigned char *coeff, size_t coefflen,
+                   unsigned char *out, size_t outlen);
+
+/* out (mlen bytes) = a^-1 mod m; TSS_ERR_NOINV when gcd(a, m) != 1 (and for m = 0). */
+int tss_invert(const unsigned char *a, size_t alen, const unsigned char *m, size_t mlen,
+               unsigned char *out);
+
+/* 1 when n passes mpz_probab_prime_p(n, 40) (trial division, Baillie-PSW, Miller-Rabin),
+   0 otherwise. This one returns the answer, not a status. */
+int tss_is_probable_prime(const unsigned char *n, size_t nlen);
+
+/* The smallest i < window, in ascending order, such that q = q0 + 2i passes the joint sieve
+   (neither q nor 2q+1 divisible by an odd prime below 2^16) and both q and 2q+1 pass
+   mpz_probab_prime_p(., 40); out (outlen bytes, at least q0len + 8) receives q, or 0 when no
+   i qualifies. window <= 2^30. */
+int tss_safe_prime_window(const unsigned char *q0, size_t q0len, unsigned long window,
+                          unsigned char *out, size_t outlen);
+/* CDEF END */
+
+#endif

@@ -1,0 +1,34 @@
+"""tss: threshold ECDSA on secp256k1 (GG20 structure, CGGMP21 proofs) with GMP kernels.
+
+>>> import tss
+>>> shares = tss.simulate_keygen(threshold=2, parties=3)          # doctest: +SKIP
+>>> sig = tss.simulate_sign([shares[0], shares[2]], bytes(32))     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from . import arith, params
+from .errors import DecodeError, InvalidProof, ProtocolAborted, TssError, UsageError
+from .params import HIGH, STANDARD, SecurityLevel
+from .protocol.keygen import Keygen
+from .protocol.message import Message
+from .protocol.presign import Presign
+from .protocol.sign import Sign
+from .shares import KeyShare, Presignature, Signature
+from .simulation import simulate_keygen, simulate_presign, simulate_sign
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "arith", "params", "TssError", "UsageError", "DecodeError", "InvalidProof",
+    "ProtocolAborted", "SecurityLevel", "STANDARD", "HIGH", "Keygen", "Presign", "Sign",
+    "Message", "KeyShare", "Presignature", "Signature", "simulate_keygen", "simulate_presign",
+    "simulate_sign", "derive_public_key",
+]
+
+
+def derive_public_key(public_key: bytes, chain_code: bytes, path: str) -> bytes:
+    """The BIP32 (non-hardened) child public key of ``public_key`` along ``path``."""
+    from .hd import derive_public_key as _derive
+
+    return _derive(public_key, chain_code, path)

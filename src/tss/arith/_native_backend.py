@@ -1,0 +1,217 @@
+"""The native backend: the GMP kernels of ``tss._native`` (csrc/, built with cffi).
+
+Same function names and semantics as :mod:`tss.arith._gmpy2`. Arguments arrive validated by
+:mod:`tss.arith`; the few cheap guards below only keep direct callers (tests) on the same
+behaviour as the gmpy2 backend: bases outside [0, m) are reduced, a negative exponent means the
+inverse, and a value outside a kernel's domain raises ValueError as gmpy2 does. Each function is
+one cffi call on byte strings: ``int.to_bytes`` in, ``int.from_bytes`` out. cffi releases the GIL
+around the call, and nothing here is shared between threads.
+
+Importing this module raises ImportError when the extension is not built, and :mod:`tss.arith`
+then falls back to gmpy2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tss._native import ffi, lib
+
+NAME = "native"
+
+_new = ffi.new
+_buffer = ffi.buffer
+_from_bytes = int.from_bytes
+
+# the C kernel takes windows up to 2^30; longer ones are scanned in slices (the sieve depends only
+# on the candidate's value, so slicing changes neither the survivors nor their order)
+_WINDOW_SLICE = 1 << 20
+
+
+def _bytes(x: int) -> bytes:
+    return x.to_bytes((x.bit_length() + 7) >> 3, "big")
+
+
+def _fail(rc: int, what: str) -> None:
+    if rc == lib.TSS_ERR_NOINV:
+        raise ValueError(f"{what}: base not invertible")
+    if rc == lib.TSS_ERR_ARG:
+        raise ValueError(f"{what}: argument outside the kernel's domain")
+    if rc == lib.TSS_ERR_NOMEM:
+        raise MemoryError(what)
+    raise RuntimeError(f"{what}: native kernel error {rc}")
+
+
+def _norm(b: int, e: int, m: int) -> tuple[int, int]:
+    """b reduced into [0, m) and e >= 0 (a negative e takes the inverse of b, like gmpy2)."""
+    if m <= 0:
+        raise ValueError("modulus must be positive")
+    if b < 0 or b >= m:
+        b %= m
+    if e < 0:
+        inv = invert(b, m)
+        if inv is None:
+            raise ValueError("base not invertible")
+        b, e = inv, -e
+    return b, e
+
+
+def powmod(b: int, e: int, m: int) -> int:
+    if b < 0 or e < 0 or b >= m:
+        b, e = _norm(b, e, m)
+    mb = m.to_bytes((m.bit_length() + 7) >> 3, "big")
+    bb = b.to_bytes((b.bit_length() + 7) >> 3, "big")
+    eb = e.to_bytes((e.bit_length() + 7) >> 3, "big")
+    ml = len(mb)
+    out = _new("unsigned char[]", ml)
+    rc = lib.tss_powmod(bb, len(bb), eb, len(eb), mb, ml, out)
+    if rc:
+        _fail(rc, "powmod")
+    return _from_bytes(_buffer(out), "big")
+
+
+def powmod_sec(b: int, e: int, m: int) -> int:
+    # like gmpy2.powmod_sec: e > 0 and m odd (the caller guarantees both)
+    if e <= 0 or m <= 0 or not m & 1:
+        raise ValueError("powmod_sec needs e > 0 and an odd positive modulus")
+    if b < 0 or b >= m:
+        b %= m
+    mb = m.to_bytes((m.bit_length() + 7) >> 3, "big")
+    bb = b.to_bytes((b.bit_length() + 7) >> 3, "big")
+    eb = e.to_bytes((e.bit_length() + 7) >> 3, "big")
+    ml = len(mb)
+    out = _new("unsigned char[]", ml)
+    rc = lib.tss_powmod_sec(bb, len(bb), eb, len(eb), mb, ml, out)
+    if rc:
+        _fail(rc, "powmod_sec")
+    return _from_bytes(_buffer(out), "big")
+
+
+def multi_powmod(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
+    if len(bases) != len(exps):
+        raise ValueError("multi_powmod needs as many exponents as bases")
+    bs: list[bytes] = []
+    es: list[bytes] = []
+    for b, e in zip(bases, exps):
+        if b < 0 or e < 0 or b >= m:
+            b, e = _norm(b, e, m)
+        bs.append(_bytes(b))
+        es.append(_bytes(e))
+    if m <= 0:
+        raise ValueError("modulus must be positive")
+    mb = _bytes(m)
+    ml = len(mb)
+    out = _new("unsigned char[]", ml)
+    k = len(bs)
+    rc = lib.tss_multi_powmod(
+        k,
+        b"".join(bs),
+        _new("size_t[]", [len(x) for x in bs]),
+        b"".join(es),
+        _new("size_t[]", [len(x) for x in es]),
+        mb,
+        ml,
+        out,
+    )
+    if rc:
+        _fail(rc, "multi_powmod")
+    return _from_bytes(_buffer(out), "big")
+
+
+def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[int]:
+    parts: list[bytes] = []
+    lens: list[int] = []
+    outlens: list[int] = []
+    for b, e, m in items:
+        b, e = _norm(b, e, m)
+        bb, eb, mb = _bytes(b), _bytes(e), _bytes(m)
+        parts += (bb, eb, mb)
+        lens += (len(bb), len(eb), len(mb))
+        outlens.append(len(mb))
+    n = len(outlens)
+    if n == 0:
+        return []
+    out = _new("unsigned char[]", sum(outlens))
+    rc = lib.tss_batch_powmod(n, b"".join(parts), _new("size_t[]", lens), out, min(threads, 2))
+    if rc:
+        _fail(rc, "batch_powmod")
+    raw = _buffer(out)[:]
+    res = []
+    off = 0
+    for ln in outlens:
+        res.append(_from_bytes(raw[off : off + ln], "big"))
+        off += ln
+    return res
+
+
+def crt_powmod(b: int, e: int, m1: int, m2: int, phi1: int, phi2: int, coeff: int) -> int:
+    """b^e mod m1*m2 from the two halves; e >= 0; coeff = m1^-1 mod m2; secrets: constant time."""
+    if min(e, m1, m2, phi1, phi2) < 0 or min(m1, m2, phi1, phi2) == 0:
+        raise ValueError("crt_powmod: negative value, zero modulus or zero group order")
+    if b < 0:
+        b %= m1 * m2
+    coeff %= m2
+    m1b, m2b = _bytes(m1), _bytes(m2)
+    bb, eb = _bytes(b), _bytes(e)
+    p1b, p2b, cb = _bytes(phi1), _bytes(phi2), _bytes(coeff)
+    outlen = len(m1b) + len(m2b)
+    out = _new("unsigned char[]", outlen)
+    rc = lib.tss_crt_powmod(
+        bb, len(bb), eb, len(eb), m1b, len(m1b), m2b, len(m2b),
+        p1b, len(p1b), p2b, len(p2b), cb, len(cb), out, outlen,
+    )  # fmt: skip
+    if rc:
+        _fail(rc, "crt_powmod")
+    return _from_bytes(_buffer(out), "big")
+
+
+def invert(a: int, m: int) -> int | None:
+    if m < 0:
+        m = -m
+    if m == 0:
+        return None
+    if a < 0 or a >= m:
+        a %= m
+    mb = _bytes(m)
+    ab = _bytes(a)
+    ml = len(mb)
+    out = _new("unsigned char[]", ml)
+    rc = lib.tss_invert(ab, len(ab), mb, ml, out)
+    if rc == lib.TSS_ERR_NOINV:
+        return None
+    if rc:
+        _fail(rc, "invert")
+    return _from_bytes(_buffer(out), "big")
+
+
+def is_probable_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    nb = _bytes(n)
+    return bool(lib.tss_is_probable_prime(nb, len(nb)))
+
+
+def safe_prime_window(q0: int, window: int) -> int:
+    """The smallest odd q = q0 + 2i (i < window) with q and 2q+1 both prime, or 0."""
+    if q0 < 0:
+        raise ValueError("safe_prime_window needs q0 >= 0")
+    start = 0
+    while start < window:
+        span = min(window - start, _WINDOW_SLICE)
+        qb = _bytes(q0 + 2 * start)
+        outlen = len(qb) + 8
+        out = _new("unsigned char[]", outlen)
+        rc = lib.tss_safe_prime_window(qb, len(qb), span, out, outlen)
+        if rc:
+            _fail(rc, "safe_prime_window")
+        q = _from_bytes(_buffer(out), "big")
+        if q:
+            return q
+        start += span
+    return 0
+
+
+__all__ = [
+    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "crt_powmod", "invert",
+    "is_probable_prime", "safe_prime_window",
+]
