@@ -81,18 +81,27 @@ static void residues(uint32_t *res, const mpz_t q0, const uint32_t *primes, size
     }
 }
 
-static void strike(unsigned char *alive, size_t window, uint64_t r, uint64_t q0r)
+/* x / 2 mod r for x in [0, r), r odd: no division */
+static inline uint32_t half_mod(uint32_t x, uint32_t r)
 {
-    uint64_t inv2 = (r + 1) / 2;            /* 2^-1 mod r */
-    uint64_t inv4 = inv2 * inv2 % r;        /* 4^-1 mod r */
-    uint64_t i1 = (r - q0r) % r * inv2 % r; /* q0 + 2i = 0 */
-    /* 2(q0 + 2i) + 1 = 0  <=>  i = (-1 - 2 q0) / 4 */
-    uint64_t i2 = (r - (2 * q0r + 1) % r) % r * inv4 % r;
+    return (uint32_t)(((uint64_t)x + (r & (0u - (x & 1)))) >> 1);
+}
+
+/* Strike the offsets i with q0 + 2i = 0 or 2(q0 + 2i) + 1 = 0 (mod r), given q0r = q0 mod r.
+   The offsets are the ones _sieve.py computes, i1 = -q0 / 2 and i2 = (-1 - 2 q0) / 4 mod r,
+   here by halving instead of multiplying by inverses (no divisions). */
+static void strike(unsigned char *alive, size_t window, uint32_t r, uint32_t q0r)
+{
+    uint32_t y = 2 * q0r + 1; /* < 2r, and r < 2^31 */
     size_t i;
 
-    for (i = (size_t)i1; i < window; i += (size_t)r)
+    if (y >= r)
+        y -= r;
+    size_t i1 = half_mod(q0r ? r - q0r : 0, r);
+    size_t i2 = half_mod(half_mod(y ? r - y : 0, r), r);
+    for (i = i1; i < window; i += r)
         alive[i] = 0;
-    for (i = (size_t)i2; i < window; i += (size_t)r)
+    for (i = i2; i < window; i += r)
         alive[i] = 0;
 }
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from tss.curve import (
     P_FIELD,
-    Q,
     G,
     Point,
+    Q,
     base_mul,
     multi_mul,
     point_sum,
@@ -135,7 +135,8 @@ def test_neg_matches_coincurve() -> None:
         p = base_mul(a)
         assert (-p).to_bytes() == _cc(Q - a)
         assert -p == p * -1
-        assert -(-p) == p
+        neg = -p
+        assert -neg == p
         assert p + (-p) == Point.identity()
         assert (-p).x == p.x
         assert (-p).has_even_y() != p.has_even_y()
@@ -230,7 +231,7 @@ def test_multi_mul() -> None:
     ps = [base_mul(_rand()) for _ in range(5)]
     ks = [_rand() for _ in range(5)]
     expected = Point.identity()
-    for p, k in zip(ps, ks):
+    for p, k in zip(ps, ks, strict=True):
         expected = expected + p * k
     assert multi_mul(ps, ks) == expected
     assert multi_mul([], []) == Point.identity()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tss.curve import Q, G, Point, base_mul, point_sum
+from tss.curve import G, Point, Q, base_mul, point_sum
 from tss.errors import UsageError
 from tss.randomness import SeededRng
 from tss.vss import check_points, commitment_at, deal, degree, lagrange_at_zero, verify_share
@@ -21,7 +21,7 @@ def _rand() -> int:
 
 
 def _interpolate(points: Sequence[int], values: Sequence[int]) -> int:
-    return sum(lagrange_at_zero(points, x) * v for x, v in zip(points, values)) % Q
+    return sum(lagrange_at_zero(points, x) * v for x, v in zip(points, values, strict=True)) % Q
 
 
 def _subsets(n: int, k: int, limit: int = 40) -> list[tuple[int, ...]]:
@@ -45,7 +45,7 @@ def test_deal_and_verify(t: int, n: int) -> None:
     assert len(commitments) == t
     assert len(shares) == n
     assert commitments[0] == base_mul(secret)
-    for x, s in zip(points, shares):
+    for x, s in zip(points, shares, strict=True):
         assert 0 <= s < Q
         assert verify_share(commitments, t, x, s)
         assert commitment_at(commitments, x) == base_mul(s)
@@ -83,7 +83,9 @@ def test_lagrange_in_the_exponent() -> None:
     secret = _rand()
     points = [2, 5, 9]
     commitments, shares = deal(secret, 3, points)
-    public = point_sum(base_mul(s) * lagrange_at_zero(points, x) for x, s in zip(points, shares))
+    public = point_sum(
+        base_mul(s) * lagrange_at_zero(points, x) for x, s in zip(points, shares, strict=True)
+    )
     assert public == commitments[0]
 
 
@@ -132,7 +134,7 @@ def dealing() -> tuple[int, list[int], list[Point], list[int]]:
 
 def test_verify_share_tampered_share(dealing) -> None:
     t, points, commitments, shares = dealing
-    for x, s in zip(points, shares):
+    for x, s in zip(points, shares, strict=True):
         for bad in ((s + 1) % Q, (s - 1) % Q, (s * 2) % Q, 0):
             assert not verify_share(commitments, t, x, bad)
 
@@ -221,16 +223,16 @@ def test_zero_sharing() -> None:
     commitments, shares = deal(0, t, points)
     assert commitments[0] == Point.identity()
     assert commitments[0].is_identity
-    for x, s in zip(points, shares):
+    for x, s in zip(points, shares, strict=True):
         assert verify_share(commitments, t, x, s)
     assert _interpolate(points[:t], shares[:t]) == 0
     # refresh: adding a zero-sharing keeps the secret
     secret = _rand()
     c2, s2 = deal(secret, t, points)
-    new = [(a + b) % Q for a, b in zip(shares, s2)]
-    new_commitments = [a + b for a, b in zip(commitments, c2)]
+    new = [(a + b) % Q for a, b in zip(shares, s2, strict=True)]
+    new_commitments = [a + b for a, b in zip(commitments, c2, strict=True)]
     assert new_commitments[0] == base_mul(secret)
-    assert all(verify_share(new_commitments, t, x, s) for x, s in zip(points, new))
+    assert all(verify_share(new_commitments, t, x, s) for x, s in zip(points, new, strict=True))
     assert _interpolate(points[1:], new[1:]) == secret
 
 
@@ -241,7 +243,7 @@ def test_sum_of_dealings_is_a_dealing() -> None:
     dealings = [deal(s, t, points) for s in secrets_]
     commitments = [point_sum(d[0][k] for d in dealings) for k in range(t)]
     shares = [sum(d[1][j] for d in dealings) % Q for j in range(len(points))]
-    assert all(verify_share(commitments, t, x, s) for x, s in zip(points, shares))
+    assert all(verify_share(commitments, t, x, s) for x, s in zip(points, shares, strict=True))
     assert _interpolate(points[:t], shares[:t]) == sum(secrets_) % Q
 
 
@@ -252,7 +254,7 @@ def test_large_random_evaluation_points() -> None:
     check_points(points)
     secret = _rand()
     commitments, shares = deal(secret, t, points)
-    for x, s in zip(points, shares):
+    for x, s in zip(points, shares, strict=True):
         assert verify_share(commitments, t, x, s)
     for subset in _subsets(n, t):
         xs = [points[i] for i in subset]
@@ -266,5 +268,5 @@ def test_points_near_q() -> None:
     t, points = 2, [Q - 1, Q - 2, 1]
     secret = _rand()
     commitments, shares = deal(secret, t, points)
-    assert all(verify_share(commitments, t, x, s) for x, s in zip(points, shares))
+    assert all(verify_share(commitments, t, x, s) for x, s in zip(points, shares, strict=True))
     assert _interpolate(points[:2], shares[:2]) == secret

@@ -20,6 +20,7 @@ from tss.zk import aff_g
 from tss.zk._common import ProofContext
 
 SID = b"test-session-aff-g"
+_FIRST = "Paillier equation mod N0^2 fails"
 
 
 def _ctx(level: SecurityLevel, sid: bytes = SID, prover: int = 2, rnd: int = 2) -> ProofContext:
@@ -76,7 +77,8 @@ def test_completeness_without_crt_and_extreme_witness() -> None:
     alice, bob = paillier_key(level, 1), paillier_key(level, 0)
     rp = ring_pedersen(level, 1).params
     K, _ = alice.encrypt(rng.scalar(Q), rng)
-    for x, y in ((-(1 << level.ell), 1 << level.ell_prime), (1 << level.ell, -(1 << level.ell_prime))):
+    bx, by = 1 << level.ell, 1 << level.ell_prime
+    for x, y in ((-bx, by), (bx, -by)):
         rho, rho_y = rng.unit(alice.n), rng.unit(bob.n)
         D = alice.public.mul(K, x) * alice.encrypt_with(y, rho) % alice.public.n2
         Y = bob.encrypt_with(y, rho_y)
@@ -203,15 +205,15 @@ def test_responses_out_of_range() -> None:
                                  ("z3", b34, "z3 out of range"), ("z4", b34, "z4 out of range")):
         for v in (bound + 1, -bound - 1, True):
             assert _reason(ctx, stmt, dataclasses.replace(proof, **{field: v})) == reason
-    assert _reason(ctx, stmt, dataclasses.replace(proof, z1=b1)) == "Paillier equation mod N0^2 fails"
-    assert _reason(ctx, stmt, dataclasses.replace(proof, z2=-b2)) == "Paillier equation mod N0^2 fails"
+    assert _reason(ctx, stmt, dataclasses.replace(proof, z1=b1)) == _FIRST
+    assert _reason(ctx, stmt, dataclasses.replace(proof, z2=-b2)) == _FIRST
 
 
 def test_each_equation_alone() -> None:
     ctx, stmt, wit, proof, _ = _case(STANDARD)
     # w only enters the N0^2 equation, wy only the N1^2 one, z3 / z4 only one ring-Pedersen one
     cases = [
-        (dataclasses.replace(proof, w=proof.w * 2 % stmt.pk0.n), "Paillier equation mod N0^2 fails"),
+        (dataclasses.replace(proof, w=proof.w * 2 % stmt.pk0.n), _FIRST),
         (dataclasses.replace(proof, wy=proof.wy * 2 % stmt.pk1.n),
          "Paillier equation mod N1^2 fails"),
         (dataclasses.replace(proof, z3=proof.z3 + 1), "ring-Pedersen equation for x fails"),
@@ -241,8 +243,6 @@ def test_cheating_prover_with_large_y_is_caught(monkeypatch: pytest.MonkeyPatch)
 
 
 # -- tampering and binding ----------------------------------------------------------------------
-
-_FIRST = "Paillier equation mod N0^2 fails"
 
 
 @pytest.mark.parametrize(
