@@ -165,6 +165,8 @@ def point_sum(points: Iterable[Point]) -> Point:
 
 def multi_mul(points: Sequence[Point], scalars: Sequence[int]) -> Point:
     """sum k_i * P_i."""
+    if len(points) != len(scalars):
+        raise UsageError("multi_mul needs as many scalars as points")
     return point_sum(p * k for p, k in zip(points, scalars))
 
 

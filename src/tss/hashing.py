@@ -53,6 +53,8 @@ class Transcript:
     __slots__ = ("_h",)
 
     def __init__(self, tag: str, session_id: bytes, party: int, round: int = 0) -> None:
+        if not isinstance(session_id, (bytes, bytearray)):
+            raise TypeError("session_id must be bytes")
         self._h = hashlib.shake_256()
         self._h.update(encode([DOMAIN, tag, bytes(session_id), int(party), int(round)]))
 
@@ -79,7 +81,7 @@ class Transcript:
         return [(raw[i // 8] >> (7 - i % 8)) & 1 for i in range(m)]
 
     def challenge_signed(self, bits: int, label: str = "e") -> int:
-        """A challenge in [-2^bits, 2^bits): a sign bit and ``bits`` bits of magnitude."""
+        """A challenge in (-2^bits, 2^bits): a sign bit and ``bits`` bits of magnitude."""
         raw = int.from_bytes(self._squeeze(label, (bits + 8) // 8 + 1), "big")
         mag = raw & ((1 << bits) - 1)
         return -mag if (raw >> bits) & 1 else mag

@@ -143,8 +143,15 @@ class PaillierSecretKey:
             raise DecodeError("wrong length for a Paillier secret key")
         p = int.from_bytes(data[:half], "big")
         q = int.from_bytes(data[half:], "big")
+        return cls.from_factors(p, q, level)
+
+    @classmethod
+    def from_factors(cls, p: int, q: int, level: SecurityLevel) -> PaillierSecretKey:
+        """A key from stored factors, validated: distinct primes, N of the level's exact size."""
         if p < 3 or q < 3 or p == q or (p * q).bit_length() != level.paillier_bits:
             raise DecodeError("invalid Paillier secret key")
+        if not (arith.is_probable_prime(p) and arith.is_probable_prime(q)):
+            raise DecodeError("invalid Paillier secret key: the factors are not prime")
         return cls(p, q)
 
     def __repr__(self) -> str:

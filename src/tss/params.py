@@ -85,6 +85,8 @@ def level_by_code(code: int) -> SecurityLevel:
     """Return the level with the one-byte ``code``, or raise DecodeError."""
     from .errors import DecodeError
 
+    if type(code) is not int:
+        raise DecodeError("security level code must be an int")
     try:
         return _BY_CODE[code]
     except KeyError:

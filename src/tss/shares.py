@@ -197,10 +197,7 @@ class KeyShare:
         r.end()
         sk = None
         if pq:
-            p, q = pq
-            if p < 3 or q < 3 or p == q or (p * q).bit_length() != level.paillier_bits:
-                raise DecodeError("bad Paillier key")
-            sk = PaillierSecretKey(p, q)
+            sk = PaillierSecretKey.from_factors(pq[0], pq[1], level)
         return cls(level, index, threshold, parties, points, secret, shares, y, chain, sk,
                    moduli, tuple(rps), epoch, bool(flag))
 

@@ -70,7 +70,7 @@ def commitment_at(commitments: Sequence[Point], x: int) -> Point:
 
 def verify_share(commitments: Sequence[Point], threshold: int, x: int, share: int) -> bool:
     """Check share * G == sum A_k x^k and that there are exactly ``threshold`` commitments."""
-    if len(commitments) != threshold:
+    if len(commitments) != threshold or x % Q == 0:
         return False
     if not 0 <= share < Q:
         return False
