@@ -24,9 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tss  # noqa: E402
 from _doc import replace_section  # noqa: E402
 from proof_table import _floor_of, _fmt_counts  # noqa: E402
+
+import tss  # noqa: E402
 from tss import arith  # noqa: E402
 from tss.aux import pregenerate  # noqa: E402
 from tss.simulation import sign_with_presignatures  # noqa: E402
@@ -56,7 +57,7 @@ def measure(t: int, n: int, level, repeats: int) -> list[dict]:
     for _ in range(repeats):
         presigs, dt, pre_cnt = _timed(lambda: tss.simulate_presign(shares[:t]))
         pre_times.append(dt)
-        _, dt2, _ = _timed(lambda: sign_with_presignatures(presigs, digest))
+        _, dt2, _ = _timed(lambda p=presigs: sign_with_presignatures(p, digest))
         sign_times.append(dt2)
     rows.append({"phase": "presign", "t": t, "n": n, "level": level.name,
                  "sec": statistics.median(pre_times), "per_party": t, "counts": pre_cnt})

@@ -158,3 +158,8 @@ int tss_is_probable_prime(const unsigned char *n, size_t nlen)
     mpz_clear(zn);
     return r;
 }
+
+const char *tss_gmp_version(void)
+{
+    return gmp_version;
+}

@@ -70,6 +70,8 @@ int tss_is_probable_prime(const unsigned char *n, size_t nlen);
    i qualifies. window <= 2^30. */
 int tss_safe_prime_window(const unsigned char *q0, size_t q0len, unsigned long window,
                           unsigned char *out, size_t outlen);
+/* the version string of the GMP library the kernels run on (gmp_version) */
+const char *tss_gmp_version(void);
 /* CDEF END */
 
 #endif

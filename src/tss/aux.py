@@ -8,8 +8,8 @@ ask for exactly this) and hand one to each ``Keygen`` or ``Refresh``.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 from . import arith
 from .paillier import PaillierSecretKey

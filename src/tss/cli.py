@@ -68,12 +68,12 @@ class _Phases:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import tss
-    from tss.aux import pregenerate
-
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    import tss
+    from tss.aux import pregenerate
 
     console = _console()
     level = tss.params.level_by_name(args.level)

@@ -56,7 +56,7 @@ class PaillierPublicKey:
     def encrypt_with(self, m: int, r: int) -> int:
         """Enc(m; r) = (1 + m N) r^N mod N^2."""
         n, n2 = self.n, self.n2
-        return (1 + (m % n) * n) * arith.powmod(r, n, n2) % n2
+        return (1 + (m % n) * n) * arith.powmod_sec(r, n, n2) % n2
 
     def encrypt(self, m: int, rng: Rng | None = None) -> tuple[int, int]:
         """Return (ciphertext, r) with fresh r in Z_N^*."""

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from .curve import Q, Point, base_mul, point_sum
+from .curve import Point, Q, base_mul, point_sum
 from .errors import DecodeError, UsageError
 from .paillier import PaillierSecretKey, RingPedersen, validate_public_modulus
 from .params import SecurityLevel, level_by_code

@@ -35,7 +35,7 @@ def run(machines: dict[int, RoundMachine], *, shuffle: random.Random | None = No
     """
     rnd = shuffle or random.Random()
     queue: list[bytes] = []
-    for i, m in machines.items():
+    for m in machines.values():
         queue.extend(msg.to_bytes() for msg in m.start())
     if observer:
         observer("round", 1)

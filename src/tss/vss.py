@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .curve import Q, Point, base_mul, point_sum
+from .curve import Point, Q, base_mul, point_sum
 from .errors import UsageError
 from .randomness import Rng, resolve
 

@@ -23,8 +23,8 @@ from . import _gmpy2
 from ._counter import OpCounter, counting, record
 
 __all__ = [
-    "BACKEND", "powmod", "powmod_sec", "multi_powmod", "multi_powmod_sec", "batch_powmod", "invert", "crt_params",
-    "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime", "counting", "OpCounter",
+    "BACKEND", "powmod", "powmod_sec", "multi_powmod", "multi_powmod_sec", "batch_powmod",
+    "invert", "crt_params", "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime", "counting", "OpCounter",
 ]
 
 
@@ -202,7 +202,8 @@ class _SeededStream:
 
     def __call__(self, n: int) -> bytes:
         self._n += 1
-        h = hashlib.shake_256(b"tss/arith/seeded-stream\x00" + self._n.to_bytes(8, "big") + self._seed)
+        h = hashlib.shake_256(b"tss/arith/seeded-stream\x00" + self._n.to_bytes(8, "big")
+                              + self._seed)
         return h.digest(n)
 
 

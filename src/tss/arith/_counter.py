@@ -7,8 +7,8 @@ for the block and ``c.counts`` maps (modulus bits, exponent bits) to a count.
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 _active: list[OpCounter] = []
 

@@ -6,8 +6,8 @@ these functions only compute. The native backend (``_native_backend``) implement
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import gmpy2
 from gmpy2 import mpz

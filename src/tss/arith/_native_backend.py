@@ -92,7 +92,7 @@ def multi_powmod(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
         raise ValueError("multi_powmod needs as many exponents as bases")
     bs: list[bytes] = []
     es: list[bytes] = []
-    for b, e in zip(bases, exps):
+    for b, e in zip(bases, exps, strict=True):
         if b < 0 or e < 0 or b >= m:
             b, e = _norm(b, e, m)
         bs.append(_bytes(b))

@@ -21,7 +21,10 @@ from ..commitments import commit, verify_commitment
 from ..curve import Q, point_sum
 from ..errors import DecodeError, UsageError
 from ..paillier import (
-    PaillierSecretKey, RingPedersen, generate_keypair, ring_pedersen_from,
+    PaillierSecretKey,
+    RingPedersen,
+    generate_keypair,
+    ring_pedersen_from,
     validate_public_modulus,
 )
 from ..params import STANDARD, SecurityLevel, level_by_name

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..curve import Q, Point, base_mul
+from ..curve import Point, Q, base_mul
 from ..errors import DecodeError
 from ..randomness import Rng, resolve
 from ._codec import Reader, Writer
