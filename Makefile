@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks -q -p no:randomly
+	$(BIN)/python -m pytest benchmarks -q 
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/tss/_native*.so src/tss/_native.c

@@ -24,7 +24,8 @@ from ._counter import OpCounter, counting, record
 
 __all__ = [
     "BACKEND", "powmod", "powmod_sec", "multi_powmod", "multi_powmod_sec", "batch_powmod",
-    "invert", "crt_params", "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime", "counting", "OpCounter",
+    "invert", "crt_params", "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime",
+    "counting", "OpCounter",
 ]
 
 
