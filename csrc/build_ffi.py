@@ -44,6 +44,8 @@ ffi.set_source(
     "tss._native",
     '#include "tss_native.h"',
     sources=[_rel(HERE / s) for s in SOURCES],
+    # rebuild when these change; setuptools also puts them into an sdist
+    depends=[_rel(HERE / f) for f in ("tss_native.h", "tss_internal.h", "build_ffi.py")],
     include_dirs=[_rel(HERE), *_dirs("TSS_GMP_INCLUDE_DIR")],
     library_dirs=_dirs("TSS_GMP_LIB_DIR"),
     libraries=["gmp"] if sys.platform == "win32" else ["gmp", "pthread"],

@@ -47,6 +47,12 @@ class Statement:
     X: Point
     rp: RingPedersen
     g: Point = G
+    #: bits of the range of x; 0 means the level's ell. Presigning proves the plaintexts of
+    #: delta_i and chi_i, sums of MtA shares, with a wider range (see protocol/presign.py).
+    x_bits: int = 0
+
+    def range_bits(self, level: SecurityLevel) -> int:
+        return self.x_bits or level.ell
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -119,6 +125,7 @@ def _signed_below(rng: Rng, bound: int) -> int:
 def _challenge(ctx: ProofContext, stmt: Statement, S: int, A: int, Y: Point, D: int) -> int:
     t = ctx.transcript(TAG)
     t.append("N0", stmt.pk0.n).append("C", stmt.C).append("X", stmt.X).append("g", stmt.g)
+    t.append("x_bits", stmt.range_bits(ctx.level))
     t.append("Nhat", stmt.rp.n).append("s", stmt.rp.s).append("t", stmt.rp.t)
     t.append("S", S).append("A", A).append("Y", Y).append("D", D)
     return t.challenge_signed(ctx.level.challenge_bits)
@@ -127,7 +134,7 @@ def _challenge(ctx: ProofContext, stmt: Statement, S: int, A: int, Y: Point, D: 
 def prove(ctx: ProofContext, stmt: Statement, wit: Witness, rng: Rng | None = None) -> Proof:
     rng = resolve(rng)
     level = ctx.level
-    ell, eps = level.ell, level.epsilon
+    ell, eps = stmt.range_bits(level), level.epsilon
     n0, n0sq = stmt.pk0.n, stmt.pk0.n2
     nh, s, t = stmt.rp.n, stmt.rp.s, stmt.rp.t
     sk = wit.sk
@@ -161,8 +168,11 @@ def prove(ctx: ProofContext, stmt: Statement, wit: Witness, rng: Rng | None = No
 
 def verify(ctx: ProofContext, stmt: Statement, proof: Proof) -> None:
     level = ctx.level
-    ell, eps = level.ell, level.epsilon
     check(isinstance(proof, Proof), "not a Πlog* proof", TAG)
+    check(is_int(stmt.x_bits) and (stmt.x_bits == 0 or level.ell <= stmt.x_bits
+                                   <= level.paillier_bits // 2 + level.ell),
+          "range of x out of bounds", TAG)
+    ell, eps = stmt.range_bits(level), level.epsilon
     n0, nh = stmt.pk0.n, stmt.rp.n
     check(n0.bit_length() == level.paillier_bits, "prover modulus N0 has the wrong size", TAG)
     check(nh.bit_length() == level.paillier_bits, "ring-Pedersen modulus has the wrong size", TAG)
