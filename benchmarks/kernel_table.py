@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import platform
 import random
 import statistics
@@ -139,14 +140,16 @@ def paillier() -> Paillier:
     return key
 
 
-def safe_prime_times(backend, runs: int, bits: int = 1024) -> list[float]:
-    out = []
+def safe_prime_times(backend, runs: int, bits: int = 1024) -> tuple[list[float], list[float]]:
+    """CPU and wall seconds of ``runs`` seeded safe-prime generations."""
+    cpu, wall = [], []
     with using(backend):
         for i in range(runs):
-            t = time.process_time()
+            t, w = time.process_time(), time.perf_counter()
             arith.random_safe_prime(bits, seed=b"kernel-table-%d" % i)
-            out.append(time.process_time() - t)
-    return out
+            cpu.append(time.process_time() - t)
+            wall.append(time.perf_counter() - w)
+    return cpu, wall
 
 
 def batch_items(count: int = 16, bits: int = 2048) -> list[tuple[int, int, int]]:
@@ -226,12 +229,14 @@ def measure(quick: bool = False) -> str:
         f"{tn_plain_vt / tn_crt:.2f}x vs the variable-time plain one")
 
     # safe primes
-    sp_n = safe_prime_times(N, prime_runs)
-    sp_g = safe_prime_times(G, prime_runs)
+    sp_n, wall_n = safe_prime_times(N, prime_runs)
+    sp_g, wall_g = safe_prime_times(G, prime_runs)
     med_n, med_g = statistics.median(sp_n), statistics.median(sp_g)
     row(f"1024-bit safe prime, median of {prime_runs} seeds", _ms(med_n), _ms(med_g), "",
-        f"same seeds, same primes; {med_g / med_n:.2f}x; means {_ms(statistics.mean(sp_n))} / "
-        f"{_ms(statistics.mean(sp_g))} ms, max {_ms(max(sp_n))} / {_ms(max(sp_g))} ms")
+        f"same seeds, same primes: {med_g / med_n:.2f}x; native/gmpy2 mean "
+        f"{_ms(statistics.mean(sp_n))} / {_ms(statistics.mean(sp_g))} ms, max "
+        f"{_ms(max(sp_n))} / {_ms(max(sp_g))} ms; median wall time "
+        f"{_ms(statistics.median(wall_n))} / {_ms(statistics.median(wall_g))} ms")
 
     # batch on threads (wall time)
     items = batch_items()
@@ -256,6 +261,7 @@ def measure(quick: bool = False) -> str:
                 f"{med_n:.3f} s", med_n <= TARGET_PRIME))
 
     gmp_native = ffi.string(lib.tss_gmp_version()).decode()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     head = [
         HEADING,
         "",
@@ -265,7 +271,9 @@ def measure(quick: bool = False) -> str:
         f"{gmpy2.mp_version()}. Produced by `benchmarks/kernel_table.py`.",
         "",
         "Times in ms per call: medians of CPU time, except the batch rows (wall time). "
-        "Operand sizes are modulus bits / exponent bits; operands are random.",
+        "Operand sizes are modulus bits / exponent bits; operands are random. "
+        f"{os.cpu_count()} logical CPUs, load average {load:.2f} when the run ended: the "
+        "two-thread row only shows its 2x when the second core is otherwise idle.",
         "",
         "| Kernel | native ms | gmpy2 ms | Python int ms | Notes |",
         "|---|---|---|---|---|",

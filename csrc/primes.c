@@ -26,7 +26,9 @@
 #include "tss_internal.h"
 
 #define BASE_BOUND (1u << 16) /* must equal SIEVE_BOUND in _sieve.py */
-#define EXT_BOUND (1u << 21)  /* extra sieving primes, for large q0 only */
+#ifndef EXT_BOUND
+#define EXT_BOUND (1u << 21) /* extra sieving primes, for large q0 only (measured best) */
+#endif
 #define MAX_WINDOW (1ul << 30)
 
 static uint32_t *g_primes;   /* odd primes below EXT_BOUND, ascending */

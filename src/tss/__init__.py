@@ -13,17 +13,22 @@ from .params import HIGH, STANDARD, SecurityLevel
 from .protocol.keygen import Keygen
 from .protocol.message import Message
 from .protocol.presign import Presign
+from .protocol.refresh import Refresh
+from .protocol.reshare import Reshare, ReshareReceipt
 from .protocol.sign import Sign
-from .shares import KeyShare, Presignature, Signature
-from .simulation import simulate_keygen, simulate_presign, simulate_sign
+from .shares import KeyShare, Presignature, PublicKeyInfo, Signature
+from .simulation import (
+    simulate_keygen, simulate_presign, simulate_refresh, simulate_reshare, simulate_sign,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "arith", "params", "TssError", "UsageError", "DecodeError", "InvalidProof",
     "ProtocolAborted", "SecurityLevel", "STANDARD", "HIGH", "Keygen", "Presign", "Sign",
-    "Message", "KeyShare", "Presignature", "Signature", "simulate_keygen", "simulate_presign",
-    "simulate_sign", "derive_public_key",
+    "Message", "KeyShare", "Presignature", "PublicKeyInfo", "Signature", "Refresh", "Reshare",
+    "ReshareReceipt", "simulate_keygen", "simulate_presign", "simulate_sign", "simulate_refresh",
+    "simulate_reshare", "derive_public_key",
 ]
 
 

@@ -19,7 +19,7 @@ from .params import SecurityLevel, level_by_code
 from .vss import check_points, lagrange_at_zero
 from .zk._codec import Reader, Writer
 
-__all__ = ["KeyShare", "Presignature", "Signature"]
+__all__ = ["KeyShare", "PublicKeyInfo", "Presignature", "Signature"]
 
 _KEYSHARE_MAGIC = b"TSSK"
 _PRESIG_MAGIC = b"TSSP"
@@ -43,6 +43,23 @@ def _open(magic: bytes, data: bytes, what: str) -> bytes:
     if not hmac.compare_digest(hashlib.sha256(body).digest(), digest):
         raise DecodeError(f"{what} checksum mismatch: the data is corrupted or was tampered with")
     return body[len(magic) + 1:]
+
+
+@dataclass(frozen=True)
+class PublicKeyInfo:
+    """The public side of a key: enough for a new committee member to check a reshare."""
+
+    level: SecurityLevel
+    threshold: int
+    points: tuple[int, ...]
+    public_shares: tuple[Point, ...]
+    public_key_point: Point
+    chain_code: bytes
+    epoch: int
+
+    @property
+    def parties(self) -> int:
+        return len(self.points)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -85,6 +102,11 @@ class KeyShare:
     @property
     def can_sign(self) -> bool:
         return not self.imported and self.paillier is not None
+
+    def public_info(self) -> PublicKeyInfo:
+        """What a new member of a reshare needs to know of the key (nothing secret)."""
+        return PublicKeyInfo(self.level, self.threshold, self.points, self.public_shares,
+                             self.public_key_point, self.chain_code, self.epoch)
 
     def lagrange(self, signers: list[int] | tuple[int, ...]) -> int:
         """This party's Lagrange coefficient for the signer set."""

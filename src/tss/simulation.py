@@ -17,11 +17,14 @@ from .protocol.driver import RoundMachine
 from .protocol.keygen import Keygen
 from .protocol.message import Message
 from .protocol.presign import Presign
+from .protocol.refresh import Refresh
+from .protocol.reshare import NEW_MEMBER_BASE, Reshare
 from .protocol.sign import Sign
 from .randomness import Rng, SeededRng
 from .shares import KeyShare, Presignature, Signature
 
-__all__ = ["run", "simulate_keygen", "simulate_presign", "simulate_sign"]
+__all__ = ["run", "simulate_keygen", "simulate_presign", "simulate_sign", "simulate_refresh",
+           "simulate_reshare"]
 
 Observer = Callable[[str, int], None]
 
@@ -145,3 +148,67 @@ def _shuffler(rng: Rng | None) -> random.Random:
     if isinstance(rng, SeededRng):
         return random.Random(rng.bytes(16))
     return random.Random()
+
+
+def _check_one_key(shares: Sequence[KeyShare]) -> None:
+    if not shares:
+        raise UsageError("no shares given")
+    if any(not isinstance(s, KeyShare) for s in shares):
+        raise UsageError("shares must be KeyShare objects")
+    first = shares[0]
+    for s in shares:
+        if (s.public_key != first.public_key or s.public_shares != first.public_shares
+                or s.points != first.points or s.threshold != first.threshold):
+            raise UsageError("the shares belong to different keys")
+        if s.epoch != first.epoch:
+            raise UsageError("the shares are of different epochs")
+    if len({s.index for s in shares}) != len(shares):
+        raise UsageError("two shares have the same index")
+
+
+def simulate_refresh(shares: Sequence[KeyShare], *, session_id: bytes | None = None,
+                     rng: Rng | None = None,
+                     paillier_keys: Sequence[PaillierSecretKey] | None = None,
+                     observer: Observer | None = None) -> list[KeyShare]:
+    """Refresh all shares of a key (every party takes part); returns new shares, same order.
+    The old shares are not modified."""
+    _check_one_key(shares)
+    if len(shares) != shares[0].parties:
+        raise UsageError("a refresh needs the shares of every party of the key")
+    if paillier_keys is not None and len(paillier_keys) != len(shares):
+        raise UsageError("need one Paillier key per party")
+    sid = _sid(session_id)
+    machines = {
+        s.index: Refresh(s, sid, rng=_fork(rng, f"refresh-{s.index}"),
+                         paillier_key=None if paillier_keys is None else paillier_keys[k])
+        for k, s in enumerate(shares)
+    }
+    out = run(machines, shuffle=_shuffler(rng), observer=observer)
+    return [out[s.index] for s in shares]  # type: ignore[misc]
+
+
+def simulate_reshare(shares: Sequence[KeyShare], new_threshold: int, new_parties: int, *,
+                     session_id: bytes | None = None, rng: Rng | None = None,
+                     paillier_keys: Sequence[PaillierSecretKey] | None = None,
+                     observer: Observer | None = None) -> list[KeyShare]:
+    """Reshare the key of ``shares`` (at least its threshold of them: the old committee) to
+    ``new_threshold``-of-``new_parties``; returns the new shares, index order. The old shares are
+    not modified; a failure leaves them valid."""
+    _check_one_key(shares)
+    if paillier_keys is not None and len(paillier_keys) != new_parties:
+        raise UsageError("need one Paillier key per new party")
+    sid = _sid(session_id)
+    info = shares[0].public_info()
+    old = [s.index for s in shares]
+    machines: dict[int, RoundMachine] = {}
+    for s in shares:
+        machines[s.index] = Reshare(sid, old_parties=old, new_threshold=new_threshold,
+                                    new_parties=new_parties, old_share=s,
+                                    rng=_fork(rng, f"reshare-old-{s.index}"))
+    for j in range(new_parties):
+        machines[NEW_MEMBER_BASE + j] = Reshare(
+            sid, old_parties=old, new_threshold=new_threshold, new_parties=new_parties,
+            new_index=j, key_info=info, rng=_fork(rng, f"reshare-new-{j}"),
+            paillier_key=None if paillier_keys is None else paillier_keys[j])
+    out = run(machines, shuffle=_shuffler(rng), observer=observer)
+    return [out[NEW_MEMBER_BASE + j] for j in range(new_parties)]  # type: ignore[misc]

@@ -86,6 +86,8 @@ class RoundMachine:
         if not isinstance(message, Message):
             raise UsageError("handle() takes a tss.Message (use Message.from_bytes for bytes)")
         self._check_incoming(message)
+        if not self._wants(message):
+            return []  # a broadcast this party's role has no use for (e.g. in resharing)
         key = (message.round, message.sender, message.is_broadcast)
         held = self._inbox.get(key)
         if held is not None:
@@ -122,10 +124,23 @@ class RoundMachine:
             out.extend(self._emit(produced))
         return out
 
-    def _round_complete(self, r: int) -> bool:
+    def _expected(self, r: int) -> list[tuple[int, bool]]:
+        """The (sender, is_broadcast) slots that must be filled before round r runs."""
         want_b, want_p = self.ROUNDS[r]
-        return all((not want_b or (r, p, True) in self._inbox)
-                   and (not want_p or (r, p, False) in self._inbox) for p in self.peers)
+        slots = []
+        for p in self.peers:
+            if want_b:
+                slots.append((p, True))
+            if want_p:
+                slots.append((p, False))
+        return slots
+
+    def _wants(self, message: Message) -> bool:
+        """Whether this party's role takes ``message`` (all of them, unless overridden)."""
+        return True
+
+    def _round_complete(self, r: int) -> bool:
+        return all((r, p, b) in self._inbox for p, b in self._expected(r))
 
     def _guard(self, fn: Callable[[], list[Message]]) -> list[Message]:
         try:

@@ -37,7 +37,7 @@ from ..zk._common import ProofContext
 from .driver import RoundMachine
 from .message import Message
 
-__all__ = ["Keygen"]
+__all__ = ["Keygen", "AuxDealing", "echo_digests"]
 
 
 def echo_digests(session_id: bytes, round: int, payloads: dict[int, bytes]) -> bytes:
@@ -50,26 +50,21 @@ def echo_digests(session_id: bytes, round: int, payloads: dict[int, bytes]) -> b
     return b"".join(out)
 
 
-class Keygen(RoundMachine):
-    """One party of a t-of-n key generation. ``threshold`` is the number of signers (t)."""
+class AuxDealing(RoundMachine):
+    """The three rounds shared by keygen and refresh: every party deals a Feldman sharing and
+    proves a fresh Paillier-Blum modulus with its ring-Pedersen parameters. Subclasses choose
+    the dealt secret and how the result is assembled."""
 
-    PROTOCOL = "keygen"
     ROUNDS = {1: (True, False), 2: (True, True), 3: (True, True)}
 
-    def __init__(self, index: int, threshold: int, parties: int, session_id: bytes, *,
-                 level: SecurityLevel | str = STANDARD, rng: Rng | None = None,
-                 paillier_key: PaillierSecretKey | None = None) -> None:
-        if not isinstance(parties, int) or not 1 <= parties <= 255:
-            raise UsageError("parties must be between 1 and 255")
-        if not isinstance(threshold, int) or not 1 <= threshold <= parties:
-            raise UsageError("threshold must be between 1 and parties")
-        if not isinstance(index, int) or not 0 <= index < parties:
-            raise UsageError("index must be in range(parties)")
+    def _setup(self, index: int, threshold: int, parties: int, points: tuple[int, ...],
+               session_id: bytes, level: SecurityLevel | str, rng: Rng | None,
+               paillier_key: PaillierSecretKey | None) -> None:
         super().__init__(index, range(parties), session_id)
         self.level = level_by_name(level)
         self.threshold = threshold
         self.parties = parties
-        self.points = tuple(i + 1 for i in range(parties))
+        self.points = points
         self._rng = resolve(rng)
         if paillier_key is not None and paillier_key.n.bit_length() != self.level.paillier_bits:
             raise UsageError("the Paillier key does not match the security level")
@@ -81,7 +76,27 @@ class Keygen(RoundMachine):
         self._opened: dict[int, tuple] = {}
 
     def _ctx(self, prover: int, round: int) -> ProofContext:
-        return ProofContext(self.session_id, prover, self.level, round)
+        return ProofContext(self._context_id(), prover, self.level, round)
+
+    # ---------------------------------------------------------------- hooks
+    def _context_id(self) -> bytes:
+        return self.session_id
+
+    def _dealt_secret(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _prove_constant(self, ctx: ProofContext) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _verify_constant(self, j: int, A0, proof: bytes) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _assemble(self, share_sum: int, commitments: list) -> tuple:  # pragma: no cover
+        """Return (x_i, public shares X_k, public key, chain code)."""
+        raise NotImplementedError
+
+    def _make_share(self, x: int, X: tuple, Y, chain: bytes, moduli: tuple, rps: tuple):
+        raise NotImplementedError  # pragma: no cover
 
     # ---------------------------------------------------------------- round 1
     def _start(self) -> list[Message]:
@@ -89,12 +104,12 @@ class Keygen(RoundMachine):
         if self._sk is None:
             self._sk = generate_keypair(self.level, rng)
         self._rp = ring_pedersen_from(self._sk, rng)
-        self._u = rng.scalar(Q)
+        self._u = self._dealt_secret()
         self._A, shares = deal(self._u, self.threshold, self.points, rng)
         self._my_shares = dict(zip(range(self.parties), shares))
         self._chain = rng.bytes(32)
         rp = self._rp.params
-        self._V, self._rho = commit("keygen", self.session_id, self.index,
+        self._V, self._rho = commit(self.PROTOCOL, self._context_id(), self.index,
                                     [list(self._A), self._chain, rp.n, rp.s, rp.t], rng)
         payload = Writer().raw(self._V).getvalue()
         self._r1_payloads[self.index] = payload
@@ -114,7 +129,7 @@ class Keygen(RoundMachine):
         w.raw(echo_digests(self.session_id, 1, self._r1_payloads))
         w.points(list(self._A)).raw(self._chain).raw(self._rho)
         w.int(rp.n).int(rp.s).int(rp.t)
-        w.blob(sch.prove(ctx, sch.Statement(self._A[0]), sch.Witness(self._u), rng).to_bytes())
+        w.blob(self._prove_constant(ctx))
         w.blob(mod.prove(ctx, mod.Statement(rp.n), mod.Witness(self._sk), rng).to_bytes())
         w.blob(prm.prove(ctx, prm.Statement(rp), prm.Witness(self._rp, self._sk), rng).to_bytes())
         payload = w.getvalue()
@@ -147,24 +162,26 @@ class Keygen(RoundMachine):
             with self._blame(j, "round 2"):
                 r = Reader(payload)
                 echo = r.raw(echo_len)
-                A = r.points(t)
+                A = r.points(t, allow_identity=True)
                 chain = r.raw(32)
                 rho = r.raw(32)
                 N, s, tt = r.int(), r.int(), r.int()
-                sch_p = sch.Proof.from_bytes(r.blob())
+                constant_proof = r.blob()
                 mod_p = mod.Proof.from_bytes(r.blob(), self.level)
                 prm_p = prm.Proof.from_bytes(r.blob(), self.level)
                 r.end()
             self._check_echo(j, echo, self._r1_payloads, 1)
             rp = RingPedersen(N, s, tt)
-            if not verify_commitment(self._commitments[j], "keygen", self.session_id, j,
+            if not verify_commitment(self._commitments[j], self.PROTOCOL, self._context_id(), j,
                                      [list(A), chain, N, s, tt], rho):
                 self._abort([j], 2, "opening does not match the round-1 commitment")
             ctx = self._ctx(j, 2)
             with self._blame(j, "round 2"):
+                if any(a.is_identity for a in A[1:]):
+                    raise DecodeError("a Feldman commitment is the identity")
                 validate_public_modulus(N, self.level)
                 rp.validate()
-                sch.verify(ctx, sch.Statement(A[0]), sch_p)
+                self._verify_constant(j, A[0], constant_proof)
                 mod.verify(ctx, mod.Statement(N), mod_p)
                 prm.verify(ctx, prm.Statement(rp), prm_p)
             share_bytes = p2p[j]
@@ -182,16 +199,11 @@ class Keygen(RoundMachine):
         if len(set(moduli)) != n:
             dup = [j for j in self.peers if moduli.count(moduli[j]) > 1]
             self._abort(dup, 2, "Paillier modulus reused from another party")
-        self._x = sum(self._opened[j][3] for j in range(n)) % Q
+        share_sum = sum(self._opened[j][3] for j in range(n)) % Q
         commitments = [self._opened[j][0] for j in range(n)]
-        self._X = tuple(point_sum(commitment_at(A, x) for A in commitments) for x in self.points)
-        self._Y = point_sum(A[0] for A in commitments)
-        if self._Y.is_identity or any(X.is_identity for X in self._X):
+        self._x, self._X, self._Y, self._chain_code = self._assemble(share_sum, commitments)
+        if self._Y.is_identity or any(X.is_identity for X in self._X) or self._x == 0:
             self._abort(self.peers, 2, "degenerate key (identity)")  # pragma: no cover
-        h = hashlib.sha256(b"tss/chain-code" + self.session_id)
-        for j in range(n):
-            h.update(self._opened[j][1])
-        self._chain_code = h.digest()
         rng = self._rng
         ctx = self._ctx(self.index, 3)
         w = Writer()
@@ -221,13 +233,52 @@ class Keygen(RoundMachine):
             with self._blame(j, "round 3"):
                 sch.verify(ctx, sch.Statement(self._X[j]), sch_p)
                 fac.verify(ctx, fac.Statement(self._opened[j][2].n, my_rp), fac_p)
-        share = KeyShare(
-            level=self.level, index=self.index, threshold=self.threshold, parties=n,
-            points=self.points, secret_share=self._x, public_shares=self._X,
-            public_key_point=self._Y, chain_code=self._chain_code, paillier=self._sk,
-            paillier_moduli=tuple(self._opened[j][2].n for j in range(n)),
-            ring_pedersen=tuple(self._opened[j][2] for j in range(n)),
-        )
-        self._finish(share)
+        self._finish(self._make_share(self._x, self._X, self._Y, self._chain_code,
+                                  tuple(self._opened[j][2].n for j in range(n)),
+                                  tuple(self._opened[j][2] for j in range(n))))
         return []
+
+
+class Keygen(AuxDealing):
+    """One party of a t-of-n key generation. ``threshold`` is the number of signers (t)."""
+
+    PROTOCOL = "keygen"
+
+    def __init__(self, index: int, threshold: int, parties: int, session_id: bytes, *,
+                 level: SecurityLevel | str = STANDARD, rng: Rng | None = None,
+                 paillier_key: PaillierSecretKey | None = None) -> None:
+        if not isinstance(parties, int) or not 1 <= parties <= 255:
+            raise UsageError("parties must be between 1 and 255")
+        if not isinstance(threshold, int) or not 1 <= threshold <= parties:
+            raise UsageError("threshold must be between 1 and parties")
+        if not isinstance(index, int) or not 0 <= index < parties:
+            raise UsageError("index must be in range(parties)")
+        self._setup(index, threshold, parties, tuple(i + 1 for i in range(parties)),
+                    session_id, level, rng, paillier_key)
+
+    def _dealt_secret(self) -> int:
+        return self._rng.scalar(Q)
+
+    def _prove_constant(self, ctx: ProofContext) -> bytes:
+        return sch.prove(ctx, sch.Statement(self._A[0]), sch.Witness(self._u),
+                         self._rng).to_bytes()
+
+    def _verify_constant(self, j: int, A0, proof: bytes) -> None:
+        if A0.is_identity:
+            raise DecodeError("the constant commitment is the identity")
+        sch.verify(self._ctx(j, 2), sch.Statement(A0), sch.Proof.from_bytes(proof))
+
+    def _assemble(self, share_sum: int, commitments: list) -> tuple:
+        X = tuple(point_sum(commitment_at(A, x) for A in commitments) for x in self.points)
+        Y = point_sum(A[0] for A in commitments)
+        h = hashlib.sha256(b"tss/chain-code" + self.session_id)
+        for j in range(self.parties):
+            h.update(self._opened[j][1])
+        return share_sum, X, Y, h.digest()
+
+    def _make_share(self, x, X, Y, chain, moduli, rps) -> KeyShare:
+        return KeyShare(level=self.level, index=self.index, threshold=self.threshold,
+                        parties=self.parties, points=self.points, secret_share=x,
+                        public_shares=X, public_key_point=Y, chain_code=chain,
+                        paillier=self._sk, paillier_moduli=moduli, ring_pedersen=rps)
 
