@@ -18,7 +18,11 @@ from .protocol.reshare import Reshare, ReshareReceipt
 from .protocol.sign import Sign
 from .shares import KeyShare, Presignature, PublicKeyInfo, Signature
 from .simulation import (
-    simulate_keygen, simulate_presign, simulate_refresh, simulate_reshare, simulate_sign,
+    simulate_keygen,
+    simulate_presign,
+    simulate_refresh,
+    simulate_reshare,
+    simulate_sign,
 )
 
 __version__ = "0.1.0"

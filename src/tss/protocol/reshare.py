@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from ..curve import Q, point_sum
 from ..errors import DecodeError, UsageError
 from ..paillier import (
-    PaillierSecretKey, RingPedersen, generate_keypair, ring_pedersen_from,
+    PaillierSecretKey,
+    RingPedersen,
+    generate_keypair,
+    ring_pedersen_from,
     validate_public_modulus,
 )
 from ..randomness import Rng, resolve
