@@ -42,7 +42,8 @@ CHAIN_CODE_TAG = b"tss/tss-lib-import/chain-code/v1"
 
 _CURVE_NAME = "secp256k1"
 _MAX_INPUT = 64 << 20  # a 1000-party save file at 4096-bit moduli is well below 16 MiB
-_MAX_PARTIES = 1000  # what KeyShare.from_bytes accepts
+# tss's own keygen makes at most 255 parties; the degree search below is cubic in the count
+_MAX_PARTIES = 255
 
 
 def derived_chain_code(public_key: bytes) -> bytes:
