@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import arith, params
 from .errors import DecodeError, InvalidProof, ProtocolAborted, TssError, UsageError
+from .migration import import_tss_lib
 from .params import HIGH, STANDARD, SecurityLevel
 from .protocol.keygen import Keygen
 from .protocol.message import Message
@@ -32,7 +33,7 @@ __all__ = [
     "ProtocolAborted", "SecurityLevel", "STANDARD", "HIGH", "Keygen", "Presign", "Sign",
     "Message", "KeyShare", "Presignature", "PublicKeyInfo", "Signature", "Refresh", "Reshare",
     "ReshareReceipt", "simulate_keygen", "simulate_presign", "simulate_sign", "simulate_refresh",
-    "simulate_reshare", "derive_public_key",
+    "simulate_reshare", "derive_public_key", "import_tss_lib",
 ]
 
 

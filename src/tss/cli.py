@@ -4,6 +4,7 @@
     tss keygen --threshold 2 --parties 3 --out DIR
     tss sign SHARE_FILE... (--message TEXT | --hash HEX) [--path m/0/1]
     tss info
+    tss import-tss-lib FILE... --threshold T --parties N --out DIR [--chain-code HEX]
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_sign)
     i = sub.add_parser("info", help="backend and security constants")
     i.set_defaults(fn=cmd_info)
+    from .cli_migration import register as register_migration
+
+    register_migration(sub)
     return p
 
 

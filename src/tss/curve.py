@@ -63,6 +63,9 @@ class Point:
 
     @classmethod
     def from_xy(cls, x: int, y: int) -> Point:
+        if not (isinstance(x, int) and isinstance(y, int) and 0 <= x < P_FIELD
+                and 0 <= y < P_FIELD):
+            raise DecodeError("point coordinates out of range")
         try:
             return cls(PublicKey.from_point(x, y))
         except (ValueError, TypeError) as exc:

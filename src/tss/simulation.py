@@ -98,11 +98,11 @@ def _check_signing_shares(shares: Sequence[KeyShare]) -> None:
         raise UsageError("the shares are of different epochs (refresh mixes old and new shares)")
     if len({s.index for s in shares}) != len(shares):
         raise UsageError("two shares have the same index")
-    if len(shares) < first.threshold:
-        raise UsageError(f"need at least {first.threshold} shares to sign, got {len(shares)}")
     for s in shares:
         if not s.can_sign:
             raise UsageError("an imported key share cannot sign before a Refresh or Reshare")
+    if len(shares) < first.threshold:
+        raise UsageError(f"need at least {first.threshold} shares to sign, got {len(shares)}")
 
 
 def simulate_presign(shares: Sequence[KeyShare], *, session_id: bytes | None = None,

@@ -7,14 +7,19 @@ not a ``conftest.py``, for the reason given in tests/protocol/protocol_support.p
 * ``imported(key)``: every file of a key imported with :data:`CHAIN_CODE` (cached);
 * ``tss_lib_file(...)``: a save file written the way tss-lib writes one, for a polynomial these
   tests choose (another key, or a re-sharing of the same key as after a tss-lib reshare);
+* ``paillier_keys(n, offset)``: distinct Paillier keys from the cached safe primes;
+* ``shared_verification()``: Πmod/Πprm verified once per distinct proof inside a block;
 * ``check_signature``: verification by two independent libraries, prehashed digest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 
 import tss
 from tss.migration import import_tss_lib
+from tss.paillier import PaillierSecretKey
+from tss.zk import mod, prm
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "tss-lib"
 KEYS = ("2of3", "3of5")
@@ -138,3 +145,54 @@ def check_tss_signature(sig: tss.Signature, public_key: bytes, digest: bytes) ->
     recovered = coincurve.PublicKey.from_signature_and_message(sig.to_recoverable(), digest,
                                                                hasher=None)
     assert recovered.format(compressed=True) == public_key
+
+
+@functools.cache
+def _paillier_pool() -> tuple[PaillierSecretKey, ...]:
+    """28 keys with distinct moduli: every pair of the 8 cached 1024-bit safe primes of
+    tests/data/safe_primes.json. Two of them may share a prime, which a deployment must never
+    do and which a test may: the protocols require distinct, proven moduli, and these are."""
+    from conftest import safe_primes
+
+    ps = safe_primes(tss.STANDARD.prime_bits)
+    return tuple(PaillierSecretKey(ps[i], ps[j]) for i, j in itertools.combinations(range(8), 2))
+
+
+def paillier_keys(n: int, offset: int) -> list[PaillierSecretKey]:
+    """Keys offset .. offset + n - 1 of the pool (each test run takes its own slice)."""
+    pool = _paillier_pool()
+    assert offset + n <= len(pool)
+    return list(pool[offset:offset + n])
+
+
+@contextlib.contextmanager
+def shared_verification() -> Iterator[None]:
+    """Inside the block, each distinct (context, statement, proof) of Πmod and Πprm is verified
+    once however many parties verify it (as tests/protocol/protocol_support.py does, and for the
+    same reason: a broadcast proof is checked by every peer on identical inputs; verification is
+    deterministic, so remembering the inputs that passed changes no outcome — anything new or
+    failing is verified for real every time). Πfac and everything else are untouched."""
+    originals = {module: module.verify for module in (mod, prm)}
+    passed: set[tuple[Any, ...]] = set()
+
+    def remembering(module: Any, verify: Any) -> Any:
+        def wrapper(ctx: Any, stmt: Any, proof: Any) -> None:
+            key = (module.__name__, ctx, stmt, proof)
+            try:
+                hash(key)
+            except TypeError:
+                return verify(ctx, stmt, proof)
+            if key not in passed:
+                verify(ctx, stmt, proof)
+                passed.add(key)
+            return None
+
+        return wrapper
+
+    try:
+        for module, verify in originals.items():
+            module.verify = remembering(module, verify)
+        yield
+    finally:
+        for module, verify in originals.items():
+            module.verify = verify

@@ -195,6 +195,16 @@ def test_another_curve_name():
         reject(dump(d), match="secp256k1")
 
 
+def test_eddsa_save_data_is_refused():
+    """tss-lib's EdDSA keygen writes EDDSAPub and ed25519 points: not an ECDSA key."""
+    d = doc(KEY, ME)
+    d["EDDSAPub"] = d.pop("ECDSAPub")
+    reject(dump(d), match="ECDSAPub")
+    for p in [*d["BigXj"], d["EDDSAPub"]]:
+        p["Curve"] = "ed25519"
+    reject(dump(d), match="secp256k1")
+
+
 # -- Ks ---------------------------------------------------------------------------------------
 def test_duplicated_ks():
     d = doc(KEY, ME)

@@ -139,14 +139,19 @@ class Net:
       time), reproducibly;
     * ``tamper(message) -> Message``: applied once to every outgoing message;
     * ``hold(message) -> bool``: such messages wait until nothing else is pending;
-    * ``duplicate``: every message is delivered twice.
+    * ``duplicate``: every message is delivered twice;
+    * ``batched``: deliver in synchronous rounds instead: everything pending (shuffled), and only
+      then what that produced — no party then sees a later round's message before its own
+      round is complete (like ``tss.simulation.run``).
 
     A machine that raises keeps its error in ``errors`` and receives nothing more; the others go
     on. ``early`` counts deliveries of a message for a later round than the recipient's.
     """
 
-    def __init__(self, machines, *, seed=0, tamper=None, hold=None, duplicate=False):
+    def __init__(self, machines, *, seed=0, tamper=None, hold=None, duplicate=False,
+                 batched=False):
         self.machines = machines
+        self.batched = batched
         self.rnd = random.Random(seed)
         self.tamper = tamper
         self.hold = hold
@@ -196,8 +201,13 @@ class Net:
         while self.pending or self.held:
             if not self.pending:
                 self.pending, self.held = self.held, []
-            raw = self.pending.pop(self.rnd.randrange(len(self.pending)))
-            self.deliver(raw)
+            if self.batched:
+                batch, self.pending = self.pending, []
+                self.rnd.shuffle(batch)
+                for raw in batch:
+                    self.deliver(raw)
+            else:
+                self.deliver(self.pending.pop(self.rnd.randrange(len(self.pending))))
         return self
 
     def results(self):

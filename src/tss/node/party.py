@@ -1,0 +1,328 @@
+"""A server party node (server-party-N, and the backup service's party): it registers on the
+bus, takes the invitations addressed to it, decides by policy whether to join, joins with its
+token, checks the coordinator's signed roster, runs the protocol over the bus, keeps its key
+share encrypted in its own store and reports a signed result.
+
+Policy: a sign session is joined only with a stored share of the key; the backup party joins
+sign sessions only when they are marked ``purpose: "recovery"``. A keygen share is deleted again
+if the coordinator declares the session failed (for example the public keys disagreed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+import tss
+
+from . import subjects
+from .bus import Bus, BusError
+from .crypto import IdentityKey, b64u, x25519_public_bytes
+from .run import ProtocolRun, RunFailed, sign_report, verify_roster
+from .store import SqlStore, StoreError
+from .tokens import join_binding
+
+__all__ = ["PartyNode", "BusTransport"]
+
+log = logging.getLogger("tss.node.party")
+GRACE = 30.0
+
+
+class BusTransport:
+    """Envelopes of one session over the bus: publish to the peer's mailbox, read ours."""
+
+    def __init__(self, bus: Bus, sid: str, index: int) -> None:
+        self.bus = bus
+        self.sid = sid
+        self.sub = bus.subscribe(subjects.mailbox(sid, index))
+
+    async def send(self, items: list[tuple[int, bytes]]) -> None:
+        import hashlib
+
+        for j, data in items:
+            # the header names (session, protocol, round, from, to, seq): a unique message id
+            await self.bus.publish(subjects.mailbox(self.sid, j), data,
+                                   msg_id=hashlib.sha256(data[:35]).hexdigest())
+
+    async def receive(self, timeout: float) -> list[bytes]:
+        msg = await self.sub.next(timeout)
+        return [] if msg is None else [msg.data]
+
+
+class PartyNode:
+    def __init__(self, party_id: str, bus: Bus, store: SqlStore, *, role: str = "server",
+                 level: str = "standard", max_sessions: int = 4, paillier_pool: int = 1,
+                 coordinator_public_key: str | None = None,
+                 heartbeat: float = 10.0) -> None:
+        if not subjects.PARTY_ID.match(party_id):
+            raise ValueError("bad party id")
+        self.party_id = party_id
+        self.bus = bus
+        self.store = store
+        self.role = role
+        self.level = level
+        self.max_sessions = max_sessions
+        self.pool_size = max(0, paillier_pool)
+        self._pinned = coordinator_public_key
+        self.heartbeat = heartbeat
+        self.identity: IdentityKey | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._main: list[asyncio.Task[Any]] = []
+        self._sem: asyncio.Semaphore | None = None
+        self._pool: list[Any] = []
+        self._pool_event: asyncio.Event | None = None
+        self.active: dict[str, str] = {}
+        self.completed = 0
+        self.failed = 0
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        raw = await self.store.get_secret(f"identity.{self.party_id}")
+        if raw is None:
+            self.identity = IdentityKey()
+            await self.store.put_secret(f"identity.{self.party_id}", self.identity.to_bytes())
+        else:
+            self.identity = IdentityKey.from_bytes(raw)
+        self._sem = asyncio.Semaphore(self.max_sessions)
+        self._pool_event = asyncio.Event()
+        await self._register()
+        self._main = [asyncio.create_task(self._invites(), name=f"invites-{self.party_id}"),
+                      asyncio.create_task(self._heartbeat(), name=f"hb-{self.party_id}")]
+        if self.pool_size:
+            self._main.append(asyncio.create_task(self._fill_pool(),
+                                                  name=f"pool-{self.party_id}"))
+        log.info("party %s (%s) ready", self.party_id, self.role)
+
+    async def stop(self) -> None:
+        for t in [*self._main, *self._tasks]:
+            t.cancel()
+        for t in [*self._main, *self._tasks]:
+            with contextlib.suppress(BaseException):
+                await t
+        self._main = []
+        self._tasks.clear()
+
+    async def _register(self) -> None:
+        assert self.identity is not None
+        doc = {"party_id": self.party_id, "role": self.role,
+               "ed25519": self.identity.public_hex, "last_seen": time.time()}
+        await self.bus.kv_put(subjects.kv_party(self.party_id), json.dumps(doc).encode())
+        for _ in range(50):  # add ourselves to the index (compare-and-set)
+            entry = await self.bus.kv_get(subjects.KV_PARTY_INDEX)
+            names = json.loads(entry.value) if entry is not None else []
+            if self.party_id in names:
+                return
+            value = json.dumps(sorted([*names, self.party_id])).encode()
+            if entry is None:
+                if await self.bus.kv_create(subjects.KV_PARTY_INDEX, value) is not None:
+                    return
+            elif await self.bus.kv_update(subjects.KV_PARTY_INDEX, value,
+                                          entry.revision) is not None:
+                return
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            with contextlib.suppress(BusError):
+                await self._register()
+
+    async def _fill_pool(self) -> None:
+        """Keep ``pool_size`` Paillier keys ready (safe primes are the slow part of keygen)."""
+        from tss.aux import pregenerate
+
+        from .run import cpu
+
+        assert self._pool_event is not None
+        while True:
+            while len(self._pool) < self.pool_size:
+                keys = await cpu(lambda: pregenerate(1, self.level, processes=1))
+                self._pool.extend(keys)
+            self._pool_event.clear()
+            await self._pool_event.wait()
+
+    def _take_paillier(self) -> Any:
+        key = self._pool.pop() if self._pool else None
+        if self._pool_event is not None:
+            self._pool_event.set()
+        return key
+
+    async def _coordinator_key(self) -> str | None:
+        if self._pinned:
+            return self._pinned
+        entry = await self.bus.kv_get(subjects.KV_COORD_PUB)
+        return None if entry is None else entry.value.decode()
+
+    # ------------------------------------------------------------------ sessions
+    async def _invites(self) -> None:
+        sub = self.bus.subscribe(subjects.invite(self.party_id),
+                                 durable=f"party-{self.party_id}-invites")
+        while True:
+            try:
+                msg = await sub.next(5.0)
+            except BusError as exc:
+                log.warning("party %s: bus error: %s", self.party_id, exc)
+                await asyncio.sleep(1.0)
+                continue
+            if msg is None:
+                continue
+            try:
+                inv = json.loads(msg.data)
+                if not isinstance(inv, dict):
+                    raise ValueError
+            except ValueError:
+                await sub.ack(msg)
+                continue
+            task = asyncio.create_task(self._guarded(inv))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            await sub.ack(msg)
+
+    async def _guarded(self, inv: dict[str, Any]) -> None:
+        assert self._sem is not None
+        async with self._sem:
+            try:
+                await self._session(inv)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one session must not stop the node
+                log.exception("party %s: session %s crashed", self.party_id, inv.get("sid"))
+
+    async def _report(self, sid: str, kind: str, **fields: Any) -> None:
+        assert self.identity is not None
+        report = {"sid": sid, "party_id": self.party_id, "kind": kind, **fields}
+        signed = sign_report(self.identity, report)
+        await self.bus.publish(subjects.REPORT, json.dumps(signed).encode(),
+                               msg_id=f"report.{sid}.{self.party_id}.{kind}")
+
+    async def _session(self, inv: dict[str, Any]) -> None:
+        assert self.identity is not None
+        sid = str(inv["sid"])
+        typ = inv.get("type")
+        deadline = float(inv.get("deadline", 0))
+        if time.time() >= deadline or typ not in ("keygen", "sign"):
+            return
+        share: tss.KeyShare | None = None
+        if typ == "sign":
+            if self.role == "backup" and inv.get("purpose") != "recovery":
+                await self._report(sid, "declined", code="policy",
+                                   reason=f"{self.party_id} signs only for recovery")
+                return
+            try:
+                raw = await self.store.get_share(str(inv.get("key_id")), self.party_id)
+            except StoreError as exc:
+                await self._report(sid, "declined", code="share_unreadable", reason=str(exc))
+                return
+            if raw is None:
+                await self._report(sid, "declined", code="no_share",
+                                   reason=f"{self.party_id} holds no share of this key")
+                return
+            share = tss.KeyShare.from_bytes(raw)
+        x = X25519PrivateKey.generate()
+        xhex = x25519_public_bytes(x).hex()
+        ed = self.identity.public_hex
+        join = {"sid": sid, "party_id": self.party_id, "token": inv["token"], "ed25519": ed,
+                "x25519": xhex, "signature": b64u(self.identity.sign(
+                    join_binding(sid, self.party_id, ed, xhex)))}
+        await self.bus.publish(subjects.JOIN, json.dumps(join).encode(),
+                               msg_id=f"join.{sid}.{self.party_id}")
+        self.active[sid] = "joined"
+        try:
+            await self._after_join(sid, typ, deadline, x, xhex, share)
+        finally:
+            self.active.pop(sid, None)
+
+    async def _after_join(self, sid: str, typ: str, deadline: float, x: X25519PrivateKey,
+                          xhex: str, share: tss.KeyShare | None) -> None:
+        assert self.identity is not None
+        ctl = self.bus.subscribe(subjects.ctl(sid))
+        roster: dict[str, Any] | None = None
+        while roster is None:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                return
+            m = await ctl.next(min(remaining, 5.0))
+            if m is None:
+                continue
+            ev = _json(m.data)
+            kind = ev.get("type")
+            if kind == "roster":
+                pub = await self._coordinator_key()
+                if pub is None:
+                    log.warning("party %s: no coordinator key to check roster", self.party_id)
+                    return
+                try:
+                    roster = verify_roster(ev.get("signed"), pub, sid=sid,
+                                           party_id=self.party_id,
+                                           ed25519=self.identity.public_hex, x25519=xhex)
+                except RunFailed as exc:
+                    log.warning("party %s: session %s: %s", self.party_id, sid, exc.reason)
+                    return
+            elif kind in ("failed", "expired", "completed"):
+                return
+        self.active[sid] = "running"
+        run = ProtocolRun(roster, self.party_id, self.identity, x, share=share,
+                          paillier_key=self._take_paillier() if typ == "keygen" else None)
+        run_task = asyncio.create_task(run.run(BusTransport(self.bus, sid, run.index)))
+        watch = asyncio.create_task(_wait_final(ctl, float(roster["deadline"]) + GRACE))
+        done, _ = await asyncio.wait({run_task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if not run_task.done():
+            run_task.cancel()
+            with contextlib.suppress(BaseException):
+                await run_task
+            final = watch.result()
+            if final is None or final.get("type") != "completed":
+                self.failed += 1
+            return
+        try:
+            result = run_task.result()
+        except RunFailed as exc:
+            watch.cancel()
+            self.failed += 1
+            await self._report(sid, "failed", **exc.to_dict())
+            return
+        if isinstance(result, tss.KeyShare):
+            await self.store.put_share(result.key_id, self.party_id, result.to_bytes(),
+                                       public_key=result.public_key.hex(), session_id=sid)
+            await self._report(sid, "result", key_id=result.key_id,
+                               public_key=result.public_key.hex(),
+                               chain_code=result.chain_code.hex(), index=result.index)
+            final = await watch
+            if final is not None and final.get("type") in ("failed", "expired"):
+                await self.store.delete_share(result.key_id, self.party_id, session_id=sid)
+                self.failed += 1
+                log.info("party %s: session %s failed after keygen; share deleted",
+                         self.party_id, sid)
+                return
+        else:
+            watch.cancel()
+            await self._report(sid, "result", r=f"{result.r:064x}", s=f"{result.s:064x}",
+                               v=result.recovery_id)
+        self.completed += 1
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    try:
+        v = json.loads(data)
+    except ValueError:
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+async def _wait_final(ctl: Any, until: float) -> dict[str, Any] | None:
+    """The session's final control event (completed, failed, expired), or None at ``until``."""
+    while True:
+        remaining = until - time.time()
+        if remaining <= 0:
+            return None
+        m = await ctl.next(min(remaining, 5.0))
+        if m is None:
+            continue
+        ev = _json(m.data)
+        if ev.get("type") in ("completed", "failed", "expired"):
+            return ev
