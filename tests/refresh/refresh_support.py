@@ -25,15 +25,16 @@ import hashlib
 import random
 
 import coincurve
-from conftest import paillier_key
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 import tss
-from tss import Message, ProtocolAborted, TssError, UsageError
+from conftest import paillier_key
+from tss import Message, ProtocolAborted, Reshare, TssError, UsageError
 from tss.paillier import generate_keypair
 from tss.params import STANDARD
+from tss.protocol.reshare import NEW_MEMBER_BASE
 from tss.randomness import SeededRng
 from tss.simulation import simulate_keygen, simulate_refresh, simulate_sign
 from tss.zk import mod, prm
@@ -337,3 +338,31 @@ def flip_byte(data, pos=-1):
     b = bytearray(data)
     b[pos] ^= 0x01
     return bytes(b)
+
+
+# ------------------------------------------------------------------------------ reshare
+def reshare_machines(old_shares, new_threshold, new_parties, new_keys, *, sid, seed,
+                     cheaters=None):
+    """Reshare machines: one per old member (id = old index) and one per new member (id =
+    NEW_MEMBER_BASE + j). ``cheaters`` maps an id to (machine class, extra keyword arguments)
+    that replaces the honest Reshare for that party.
+
+    The randomness is forked from SeededRng(seed) exactly as ``simulate_reshare`` forks it, so
+    ``simulate_reshare(..., rng=SeededRng(seed))`` on the same inputs makes the same shares.
+    """
+    cheaters = cheaters or {}
+    parent = SeededRng(seed)
+    info = old_shares[0].public_info()
+    old = [s.index for s in old_shares]
+    common = dict(old_parties=old, new_threshold=new_threshold, new_parties=new_parties)
+    out = {}
+    for s in old_shares:
+        cls, kw = cheaters.get(s.index, (Reshare, {}))
+        out[s.index] = cls(sid, old_share=s, rng=parent.fork(f"reshare-old-{s.index}"),
+                           **common, **kw)
+    for j in range(new_parties):
+        pid = NEW_MEMBER_BASE + j
+        cls, kw = cheaters.get(pid, (Reshare, {}))
+        out[pid] = cls(sid, new_index=j, key_info=info, paillier_key=new_keys[j],
+                       rng=parent.fork(f"reshare-new-{j}"), **common, **kw)
+    return out

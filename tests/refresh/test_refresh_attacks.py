@@ -15,13 +15,27 @@ import random
 
 import gmpy2
 import pytest
-from conftest import safe_primes
 from refresh_support import (
-    Q, REFRESH_KEYS, Net, assert_named, assert_no_honest_message_after, assert_stuck, base_key,
-    build_refresh_round2, flip_byte, honest_refresh, old_shares_still_good,
-    parse_refresh_round2, pkey, pkeys, replace_payload, sign_and_verify, tweak_share,
+    REFRESH_KEYS,
+    Net,
+    Q,
+    assert_named,
+    assert_no_honest_message_after,
+    assert_stuck,
+    base_key,
+    build_refresh_round2,
+    flip_byte,
+    honest_refresh,
+    old_shares_still_good,
+    parse_refresh_round2,
+    pkey,
+    pkeys,
+    replace_payload,
+    sign_and_verify,
+    tweak_share,
 )
 
+from conftest import safe_primes
 from tss import Refresh, UsageError
 from tss.paillier import PaillierSecretKey
 from tss.params import STANDARD

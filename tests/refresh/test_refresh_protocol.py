@@ -8,14 +8,22 @@ import itertools
 
 import pytest
 from refresh_support import (
-    REFRESH_KEYS, Net, base_key, base_key_bytes, honest_refresh, interpolate_secret, pkeys,
-    public_key_of, sign_and_verify,
+    REFRESH_KEYS,
+    Net,
+    base_key,
+    base_key_bytes,
+    honest_refresh,
+    interpolate_secret,
+    pkeys,
+    public_key_of,
+    sign_and_verify,
 )
 
 import tss
 from tss import KeyShare, Presign, ProtocolAborted, Refresh, UsageError
 from tss.randomness import SeededRng
 from tss.simulation import simulate_presign, simulate_refresh, simulate_sign
+
 
 def refreshed():
     """(old shares, their bytes before the refresh, new shares)."""

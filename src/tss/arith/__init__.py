@@ -98,7 +98,7 @@ def powmod_sec(b: int, e: int, m: int) -> int:
 
 def multi_powmod(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
     """prod b_i^e_i mod m in one simultaneous exponentiation (public values). Any number of bases;
-    the native kernel interleaves 2 and 3 bases and chains longer lists."""
+    the native kernel runs one shared chain of squarings for all bases."""
     m = _modulus(m)
     if len(bases) != len(exps):
         raise UsageError("multi_powmod needs as many exponents as bases")

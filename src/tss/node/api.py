@@ -8,7 +8,7 @@ import uuid
 from typing import Any, Literal
 
 import httpx
-from fastapi import Body, FastAPI, Header, Request, Security
+from fastapi import FastAPI, Header, Security
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -147,7 +147,7 @@ def session_coordinator_app(coordinator_url: str, api_key: str, *,
         return {"service": "session-coordinator", "status": "healthy"}
 
     @app.post("/api/v1/sessions", status_code=201, responses=_KEY_DOC)
-    async def create(req: GenericSessionRequest = Body(...),
+    async def create(req: GenericSessionRequest,
                      x_api_key: str | None = Security(api_key_header)) -> Any:
         key = x_api_key or ""
         if req.session_type == "keygen":

@@ -115,8 +115,9 @@ def verify_ed25519(public: bytes | str, signature: bytes, data: bytes) -> bool:
 # ---------------------------------------------------------------------- encryption at rest
 @dataclass(frozen=True)
 class KdfParams:
-    time_cost: int = 3
-    memory_cost: int = 65536  # KiB: 64 MiB
+    # OWASP's Argon2id setting (19 MiB, 2 passes): the KEK is derived once per store opening
+    time_cost: int = 2
+    memory_cost: int = 19456  # KiB
     parallelism: int = 1
 
     def to_json(self) -> str:
