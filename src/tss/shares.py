@@ -100,6 +100,23 @@ class KeyShare:
         return hashlib.sha256(b"tss/key-id" + self.public_key).hexdigest()[:32]
 
     @property
+    def sharing_id(self) -> bytes:
+        """32 bytes naming this sharing of the key: the same for every party's share of one
+        keygen, refresh or reshare, different after any of them (the epoch alone is not
+        enough: two refreshes of one epoch, one failed and retried, must never mix)."""
+        h = hashlib.sha256(b"tss/sharing-id")
+        h.update(bytes([self.level.code]) + self.threshold.to_bytes(2, "big")
+                 + self.epoch.to_bytes(4, "big"))
+        w = Writer().ints(list(self.points))
+        for p in self.public_shares:
+            w.point(p)
+        w.ints(list(self.paillier_moduli))
+        for rp in self.ring_pedersen:
+            w.ints([] if rp is None else [rp.n, rp.s, rp.t])
+        h.update(w.getvalue())
+        return h.digest()
+
+    @property
     def can_sign(self) -> bool:
         return not self.imported and self.paillier is not None
 

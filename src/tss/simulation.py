@@ -56,6 +56,9 @@ def run(machines: dict[int, RoundMachine], *, shuffle: random.Random | None = No
         if observer and queue:
             delivered_round += 1
             observer("round", delivered_round)
+    for m in machines.values():
+        if m.error is not None:
+            raise m.error
     unfinished = [i for i, m in machines.items() if not m.done]
     if unfinished:
         raise UsageError(f"parties {unfinished} did not finish (missing messages)")
@@ -96,6 +99,9 @@ def _check_signing_shares(shares: Sequence[KeyShare]) -> None:
         raise UsageError("the shares belong to different keys")
     if any(s.epoch != first.epoch for s in shares):
         raise UsageError("the shares are of different epochs (refresh mixes old and new shares)")
+    if any(s.sharing_id != first.sharing_id for s in shares):
+        raise UsageError("the shares come from different sharings of the key (e.g. two runs of "
+                         "a refresh): use shares of one run")
     if len({s.index for s in shares}) != len(shares):
         raise UsageError("two shares have the same index")
     for s in shares:

@@ -153,16 +153,28 @@ class Net:
 
     ``rewrite(message, recipient, net)`` is called for every delivery of every message (a
     broadcast once per recipient) and returns the message that recipient gets, or None to drop
-    it: that is enough to withhold, equivocate, replay or tamper. Pending messages are delivered
-    in a seeded random order. A machine that raises keeps its error in ``errors`` and gets
-    nothing more; the others go on until nothing is pending.
+    it: that is enough to withhold, equivocate, replay or tamper. ``hold(message, recipient)``
+    marks deliveries that wait until nothing else is pending.
+
+    Deliveries go one at a time in a seeded random order; with ``in_order`` (the default) every
+    delivery of round r comes before any of round r + 1 (synchronous rounds), without it a
+    message may overtake messages of earlier rounds. The attack tests use synchronous rounds:
+    when a machine completes a round and fails the next, buffered one in a single ``handle``
+    call, it returns the messages of the round that passed and keeps the error in ``error``
+    (see test_an_abort_does_not_swallow_the_messages_of_the_round_that_passed).
+
+    A machine that raises keeps its error in ``errors`` and gets nothing more; the others go on
+    until nothing is pending.
     """
 
-    def __init__(self, machines, *, rewrite=None, seed=0):
+    def __init__(self, machines, *, rewrite=None, hold=None, in_order=True, seed=0):
         self.machines = machines
         self.rewrite = rewrite
+        self.hold = hold
+        self.in_order = in_order
         self.rnd = random.Random(seed)
-        self.pending = []
+        self.pending = []  # (raw message, recipient)
+        self.held = []
         self.sent = []  # every message any machine produced, in order
         self.delivered = []  # (recipient, message) as delivered
         self.dropped = []  # (recipient, message)
@@ -170,16 +182,24 @@ class Net:
 
     def _call(self, i, fn):
         try:
-            return fn()
+            out = fn()
         except TssError as exc:
             self.errors[i] = exc
             return []
+        if self.machines[i].error is not None:  # a later round failed in the same call
+            self.errors[i] = self.machines[i].error
+        return out
 
     def post(self, messages):
         for m in messages:
             raw = m.to_bytes()
-            self.sent.append(Message.from_bytes(raw))
-            self.pending.append(raw)
+            msg = Message.from_bytes(raw)
+            self.sent.append(msg)
+            targets = [msg.recipient] if msg.recipient is not None else [
+                j for j in self.machines if j != msg.sender]
+            for j in targets:
+                held = self.hold is not None and self.hold(msg, j)
+                (self.held if held else self.pending).append((raw, j))
 
     def find(self, *, sender, round, recipient="any"):
         """The messages ``sender`` produced for ``round`` (optionally to one recipient; None
@@ -187,26 +207,32 @@ class Net:
         return [m for m in self.sent if m.sender == sender and m.round == round
                 and (recipient == "any" or m.recipient == recipient)]
 
+    def _next(self):
+        if not self.pending:
+            self.pending, self.held = self.held, []
+        candidates = range(len(self.pending))
+        if self.in_order:
+            low = min(raw[2] for raw, _ in self.pending)  # byte 2 of a message is its round
+            candidates = [k for k in candidates if self.pending[k][0][2] == low]
+        return self.pending.pop(self.rnd.choice(list(candidates)))
+
     def run(self):
         with shared_verification():
             for i, machine in self.machines.items():
                 self.post(self._call(i, machine.start))
-            while self.pending:
-                raw = self.pending.pop(self.rnd.randrange(len(self.pending)))
+            while self.pending or self.held:
+                raw, j = self._next()
+                if j in self.errors:
+                    continue
                 msg = Message.from_bytes(raw)
-                targets = [msg.recipient] if msg.recipient is not None else [
-                    j for j in self.machines if j != msg.sender]
-                for j in targets:
-                    if j in self.errors:
-                        continue
-                    m = msg if self.rewrite is None else self.rewrite(msg, j, self)
-                    if m is None:
-                        self.dropped.append((j, msg))
-                        continue
-                    m = Message.from_bytes(m.to_bytes())
-                    self.delivered.append((j, m))
-                    machine = self.machines[j]
-                    self.post(self._call(j, lambda machine=machine, m=m: machine.handle(m)))
+                m = msg if self.rewrite is None else self.rewrite(msg, j, self)
+                if m is None:
+                    self.dropped.append((j, msg))
+                    continue
+                m = Message.from_bytes(m.to_bytes())
+                self.delivered.append((j, m))
+                machine = self.machines[j]
+                self.post(self._call(j, lambda: machine.handle(m)))  # noqa: B023 - called now
         return self
 
     def done(self, ids):
@@ -240,7 +266,7 @@ def assert_named(net, honest, culprits, *, exact=True):
         assert not machine.done
         assert machine.error is exc
         try:
-            machine.result
+            _ = machine.result
         except ProtocolAborted as again:
             assert again is exc
         else:  # pragma: no cover
@@ -260,7 +286,7 @@ def assert_stuck(net, ids):
         assert i not in net.errors and machine.error is None
         assert not machine.done
         try:
-            machine.result
+            _ = machine.result
         except UsageError:
             pass
         else:  # pragma: no cover

@@ -160,8 +160,21 @@ def test_higher_degree_zero_sharing_is_named():
 
 
 # ------------------------------------------------------------------------------ A-17 (b)
-def _constant_proof(machine, f):
-    f["constant"] = b"x"
+class ConstantProof(Refresh):
+    """Attaches a "proof" to its constant term, which a refresh must not have (the constant
+    commitment is the identity, nothing to prove)."""
+
+    def _prove_constant(self, ctx):
+        return b"x"
+
+
+def test_unexpected_constant_proof_is_named():
+    ms = machines(ConstantProof)
+    net = Net(ms).run()
+    assert_named(net, HONEST, {CHEATER})
+    assert "unexpected proof" in net.errors[0].reason
+    assert_no_honest_message_after(net, HONEST, 2)
+    old_shares_still_good("after an unexpected constant proof")
 
 
 def _no_mod_proof(machine, f):
@@ -187,7 +200,7 @@ def _no_prm_proof(machine, f):
     f["prm"] = b""
 
 
-@pytest.mark.parametrize("tamper", [_constant_proof, _no_mod_proof, _mod_proof_of_another_prover,
+@pytest.mark.parametrize("tamper", [_no_mod_proof, _mod_proof_of_another_prover,
                                     _mod_proof_flipped, _prm_proof_flipped, _no_prm_proof],
                          ids=lambda f: f.__name__.strip("_"))
 def test_bad_refresh_proofs_are_named(tamper):
@@ -302,9 +315,6 @@ def test_partial_refresh_leaves_the_honest_parties_split():
     old_shares_still_good("after a partial refresh")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: the epoch number does not identify a sharing: shares of two "
-                   "refreshes of the same epoch mix without a UsageError")
 def test_shares_of_two_refreshes_of_one_epoch_do_not_mix():
     """Party 0 holds an epoch-1 share from the partial refresh above; parties 1 and 2 then
     retried and finished the honest refresh (also epoch 1). Mixing the two epoch-1 sharings

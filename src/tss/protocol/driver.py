@@ -11,7 +11,10 @@ No sockets, threads, clocks or hidden randomness: a machine is driven by ``start
   from one sender for the same slot as equivocation (``ProtocolAborted`` naming the sender);
 * runs a round only once every expected message has arrived, so nothing of the next round is
   sent before every check of this one has passed;
-* keeps the first error for good: after a raise, every call raises that error again.
+* keeps the first error for good: after a raise, every call raises that error again. When one
+  call completes a round and then fails a later, already buffered round, it returns the
+  messages of the round that passed (send them: peers need them to see the fault too) and
+  keeps the error in ``error``; the next call raises it.
 
 Outgoing messages go through the same validator (``_check_outgoing``) as incoming ones.
 """
@@ -118,7 +121,16 @@ class RoundMachine:
                    if (r, p, False) in self._inbox}
             handler: Callable[[dict[int, bytes], dict[int, bytes]], list[Message]]
             handler = getattr(self, f"_round_{r}")
-            produced = handler(bcast, p2p)
+            try:
+                produced = handler(bcast, p2p)
+            except TssError as exc:
+                if not out:
+                    raise
+                # An earlier round passed in this same call and produced messages: they were
+                # made before the fault was seen and the peers need them to see the fault
+                # themselves. Return them; the error is kept (``error``) and raised next call.
+                self._error = exc
+                return out
             if not self._done:
                 self._round = r + 1
             out.extend(self._emit(produced))

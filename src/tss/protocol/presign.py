@@ -121,11 +121,11 @@ class Presign(RoundMachine):
         self._w = lam[self.index] * share.secret_share % Q
         self._xbits = sum_range_bits(self.level)
         self._mode = self._NORMAL
+        self._sid = self.session_id + share.sharing_id
 
     def _ctx(self, prover: int, round: int) -> ProofContext:
-        # the epoch is bound into the session: shares of different epochs never agree
-        sid = self.session_id + self.share.epoch.to_bytes(4, "big")
-        return ProofContext(sid, prover, self.level, round)
+        # the sharing is bound into the session: shares of different sharings never agree
+        return ProofContext(self._sid, prover, self.level, round)
 
     def _expected(self, r: int) -> list[tuple[int, bool]]:
         if r == 4 and self._mode == self._NORMAL:

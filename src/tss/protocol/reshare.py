@@ -10,10 +10,13 @@ Round 1: every old member i broadcasts Feldman commitments to a polynomial of de
     new member its share. Every new member broadcasts a fresh Paillier-Blum modulus and
     ring-Pedersen parameters with Πmod and Πprm.
 Round 2 (new members): echo of every round-1 broadcast; Πsch for the new share; Πfac per peer.
-Round 3 (new members): an acknowledgement: the digest of the new public key data.
-Old members finish only when every new member has acknowledged the same digest; only then may
-they delete their old share (forget-and-forgive, attack A-16). A failed reshare leaves the old
-shares valid and untouched.
+Round 3 (new members): once every check has passed and the new share is held, an
+    acknowledgement: the digest of the new public key data. A new member finishes as it sends it.
+Old members compute the same digest from the round-1 broadcasts and finish only when every new
+member has acknowledged exactly that digest: only then may they delete their old share
+(forget-and-forgive, attack A-16). An acknowledgement can no longer come before its sender holds
+its share, and a wrong one names its sender. A failed reshare leaves the old shares valid and
+untouched.
 """
 
 from __future__ import annotations
@@ -111,19 +114,22 @@ class Reshare(RoundMachine):
     # ---------------------------------------------------------------- roles
     def _expected(self, r: int) -> list[tuple[int, bool]]:
         others_new = [j for j in self.new_ids if j != self.index]
+        others_old = [i for i in self.old_parties if i != self.index]
         if not self.is_new:
+            if r == 1:
+                return [(i, True) for i in others_old] + [(j, True) for j in self.new_ids]
             return [(j, True) for j in self.new_ids] if r == 3 else []
         if r == 1:
             return ([(i, True) for i in self.old_parties] + [(i, False) for i in self.old_parties]
                     + [(j, True) for j in others_new])
         if r == 2:
             return [(j, True) for j in others_new] + [(j, False) for j in others_new]
-        return [(j, True) for j in others_new]
+        return []
 
     def _wants(self, message: Message) -> bool:
         if not self.is_new:
-            return message.round == 3
-        return message.round == 1 or message.sender in self.new_ids
+            return message.round == 3 or (message.round == 1 and message.is_broadcast)
+        return message.round in (1, 2)
 
     def _context_id(self) -> bytes:
         h = hashlib.sha256(b"tss/reshare-context")
@@ -168,8 +174,32 @@ class Reshare(RoundMachine):
         return [self.broadcast(payload)]
 
     # ---------------------------------------------------------------- round 2
+    def _old_member_view(self, bcast: dict[int, bytes]) -> None:
+        """An old member computes the digest the new members must acknowledge."""
+        commitments = []
+        for i in self.old_parties:
+            payload = bcast[i] if i != self.index else self._r1.get(i)
+            if payload is None:  # pragma: no cover - only a subclass that skips _start's record
+                raise UsageError("this old member's own round-1 broadcast was not recorded")
+            with self._blame(i, "round 1"):
+                r = Reader(payload)
+                A = r.points(self.new_threshold, allow_identity=True)
+                r.end()
+            if A[0] != self._W[i]:
+                self._abort([i], 1, "constant commitment is not the member's share of the key")
+            commitments.append(A)
+        self._X = tuple(point_sum(commitment_at(A, p) for A in commitments)
+                        for p in self.new_points)
+        self._rps = {}
+        for j in self.new_ids:
+            with self._blame(j, "round 1"):
+                r = Reader(bcast[j])
+                self._rps[j] = RingPedersen(r.int(), r.int(), r.int())
+        self._ack = self._digest()
+
     def _round_1(self, bcast: dict[int, bytes], p2p: dict[int, bytes]) -> list[Message]:
         if not self.is_new:
+            self._old_member_view(bcast)
             return []
         t2 = self.new_threshold
         my_point = self.new_points[self.index - NEW_MEMBER_BASE]
@@ -260,6 +290,15 @@ class Reshare(RoundMachine):
                 sch.verify(ctx, sch.Statement(self._X[j - NEW_MEMBER_BASE]), sch_p)
                 fac.verify(ctx, fac.Statement(self._rps[j].n, self._rp.params), fac_p)
         self._ack = self._digest()
+        me = self.index - NEW_MEMBER_BASE
+        self._finish(KeyShare(
+            level=self.level, index=me, threshold=self.new_threshold,
+            parties=self.new_parties, points=self.new_points, secret_share=self._x,
+            public_shares=self._X, public_key_point=self.info.public_key_point,
+            chain_code=self.info.chain_code, paillier=self._sk,
+            paillier_moduli=tuple(self._rps[j].n for j in self.new_ids),
+            ring_pedersen=tuple(self._rps[j] for j in self.new_ids),
+            epoch=self.info.epoch + 1))
         return [self.broadcast(self._ack)]
 
     def _digest(self) -> bytes:
@@ -271,32 +310,11 @@ class Reshare(RoundMachine):
             h.update(Writer().int(rp.n).int(rp.s).int(rp.t).getvalue())
         return h.digest()
 
-    # ---------------------------------------------------------------- finish
+    # ---------------------------------------------------------------- finish (old members)
     def _round_3(self, bcast: dict[int, bytes], p2p: dict[int, bytes]) -> list[Message]:
-        acks = {j: bcast[j] for j in self.new_ids if j != self.index}
-        if self.is_new:
-            bad = [j for j, a in acks.items() if a != self._ack]
-            if bad:
-                self._abort(bad, 3, "acknowledged a different result")
-            me = self.index - NEW_MEMBER_BASE
-            self._finish(KeyShare(
-                level=self.level, index=me, threshold=self.new_threshold,
-                parties=self.new_parties, points=self.new_points, secret_share=self._x,
-                public_shares=self._X, public_key_point=self.info.public_key_point,
-                chain_code=self.info.chain_code, paillier=self._sk,
-                paillier_moduli=tuple(self._rps[j].n for j in self.new_ids),
-                ring_pedersen=tuple(self._rps[j] for j in self.new_ids),
-                epoch=self.info.epoch + 1))
-            return []
-        values = set(acks.values())
-        if len(values) != 1 or any(len(a) != 32 for a in values):
-            # the new members disagree: the old share must be kept; blame the minority
-            counts: dict[bytes, int] = {}
-            for a in acks.values():
-                counts[a] = counts.get(a, 0) + 1
-            major = max(counts, key=lambda a: counts[a])
-            self._abort([j for j, a in acks.items() if a != major], 3,
-                        "new members acknowledged different results; keep the old share")
-        self._finish(ReshareReceipt(values.pop()))
+        bad = [j for j in self.new_ids if bcast[j] != self._ack]
+        if bad:
+            self._abort(bad, 3, "acknowledged a result other than the one the round-1 "
+                                "broadcasts determine; keep the old share")
+        self._finish(ReshareReceipt(self._ack))
         return []
-
