@@ -45,6 +45,31 @@ int tss_multi_powmod(size_t k, const unsigned char *bases, const size_t *blens,
 int tss_batch_powmod(size_t n, const unsigned char *data, const size_t *lens,
                      unsigned char *out, int threads);
 
+/* k powers of one base: out (k * mlen bytes, result i at offset i * mlen) = b^e_i mod m for
+   the k exponents concatenated in exps (lengths in elens), variable time. An odd modulus takes
+   one Lim-Lee comb (fixed-base tables) shared by all the exponents; an even one separate
+   exponentiations. threads: 1, or 2 to share the exponents with one extra pthread. */
+int tss_fixed_base_powmod(const unsigned char *b, size_t blen, size_t k,
+                          const unsigned char *exps, const size_t *elens,
+                          const unsigned char *m, size_t mlen, unsigned char *out, int threads);
+
+/* A kept fixed-base table: b's comb modulo an odd m > 1, for exponents below 2^bits, made once
+   and used for many powers. sec = 1 makes every power constant time in the exponent (all entries
+   read, all products taken); sec = 0 is variable time. Every power is multiplied by corr (e.g. a
+   correction for an exponent offset). NULL on a bad argument or no memory. Read-only once made:
+   several threads may use one table at once. */
+typedef struct tss_fb tss_fb;
+tss_fb *tss_fb_new(const unsigned char *b, size_t blen, const unsigned char *m, size_t mlen,
+                   const unsigned char *corr, size_t corrlen, size_t bits, int sec);
+void tss_fb_free(tss_fb *fb);
+/* bytes of memory a table holds */
+size_t tss_fb_bytes(const tss_fb *fb);
+/* out (outlen bytes) = prod_i corr_i * b_i^e_i mod m over k >= 1 tables of one modulus and one
+   flavour (else TSS_ERR_ARG), exponents concatenated in exps with lengths elens, each below its
+   table's 2^bits (else TSS_ERR_ARG). */
+int tss_fb_pow(size_t k, tss_fb *const *fbs, const unsigned char *exps, const size_t *elens,
+               unsigned char *out, size_t outlen);
+
 /* out (outlen bytes, at least m1len + m2len) = b^e mod m1*m2 from the two halves: per half the
    exponent is reduced modulo phi_i when gcd(b mod m_i, m_i) = 1, the power taken with
    mpz_powm_sec (mpz_powm for an even m_i), and the halves joined by Garner's formula

@@ -157,7 +157,7 @@ def test_durable_subscription_resumes_after_ack(make_bus):
             assert again is not None and again.data == b"1"
             assert (await sub2.next(2.0)).data == b"2"
             assert await sub2.next(0.2) is None
-            fresh = bus2.subscribe("q.>", deliver_new=True)
+            fresh = await bus2.subscribe("q.>", deliver_new=True)
             await bus2.publish("q.in", b"3")
             assert (await fresh.next(2.0)).data == b"3"
     run(main())

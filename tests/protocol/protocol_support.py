@@ -25,7 +25,6 @@ import hashlib
 import random
 
 import coincurve
-from conftest import paillier_key
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -37,6 +36,18 @@ from tss.params import STANDARD
 from tss.randomness import SeededRng
 from tss.simulation import simulate_keygen
 from tss.zk import mod, prm
+
+try:
+    from conftest import paillier_key  # tests/conftest.py, as the other test folders do
+except ImportError:  # another folder's conftest.py took the name: load ours by path
+    import importlib.util
+    from pathlib import Path
+
+    _spec = importlib.util.spec_from_file_location(
+        "tests_root_conftest", Path(__file__).resolve().parent.parent / "conftest.py")
+    _root = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_root)
+    paillier_key = _root.paillier_key
 
 #: the order of secp256k1, written out (not taken from the library under test)
 N_SECP256K1 = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -144,8 +155,9 @@ class Net:
       then what that produced — no party then sees a later round's message before its own
       round is complete (like ``tss.simulation.run``).
 
-    A machine that raises keeps its error in ``errors`` and receives nothing more; the others go
-    on. ``early`` counts deliveries of a message for a later round than the recipient's.
+    A machine that fails (raises, or returns its last messages and keeps an error) has its error
+    in ``errors`` and receives nothing more; the others go on. ``early`` counts deliveries of a
+    message for a later round than the recipient's.
     """
 
     def __init__(self, machines, *, seed=0, tamper=None, hold=None, duplicate=False,
@@ -196,6 +208,11 @@ class Net:
                 self.post(machine.handle(msg))
             except TssError as exc:
                 self.errors[j] = exc
+            else:
+                # a call may return the messages of a round that passed and keep the error of
+                # a later, buffered round for the next call: it has failed all the same
+                if machine.error is not None:
+                    self.errors[j] = machine.error
 
     def run(self):
         while self.pending or self.held:

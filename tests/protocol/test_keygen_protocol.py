@@ -8,9 +8,14 @@ import random
 
 import coincurve
 import pytest
-from conftest import paillier_key
 from protocol_support import (
-    N_SECP256K1, check_signature, digest, keygen, paillier_keys, shared_verification,
+    N_SECP256K1,
+    check_signature,
+    digest,
+    keygen,
+    paillier_key,
+    paillier_keys,
+    shared_verification,
 )
 
 import tss
@@ -20,6 +25,7 @@ from tss.simulation import simulate_sign
 
 Q = N_SECP256K1
 ALL_T_N = [(t, n) for n in range(1, 6) for t in range(1, n + 1)]  # 15 cases
+SIGNED_ELSEWHERE = {(2, 3), (3, 5)}  # every signer set of these signs in the tests below
 
 
 def lagrange_at_zero(xs, x):
@@ -101,6 +107,8 @@ def check_shares(shares, t, n, level=STANDARD):
 def test_keygen_then_sign(t, n):
     shares = keygen(t, n)
     check_shares(shares, t, n)
+    if (t, n) in SIGNED_ELSEWHERE:
+        return
     signers = sorted(random.Random(f"{t}/{n}").sample(range(n), t))
     message = f"keygen {t}-of-{n}, signed by {signers}"
     sig = simulate_sign([shares[i] for i in signers], digest(message),
@@ -117,7 +125,7 @@ def test_every_signer_set_of_2_of_3(signers):
     check_signature(sig, shares[0].public_key, message)
 
 
-@pytest.mark.parametrize("signers", [*itertools.combinations(range(5), 3), (0, 2, 3, 4)],
+@pytest.mark.parametrize("signers", list(itertools.combinations(range(5), 3)),
                          ids=lambda s: "+".join(map(str, s)))
 def test_every_signer_set_of_3_of_5(signers):
     shares = keygen(3, 5)

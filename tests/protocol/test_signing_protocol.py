@@ -8,7 +8,12 @@ import bip32
 import coincurve
 import pytest
 from protocol_support import (
-    check_signature, digest, drive, keygen, presign_machines, sign_machines,
+    check_signature,
+    digest,
+    drive,
+    keygen,
+    presign_machines,
+    sign_machines,
 )
 
 import tss

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ from ._counter import OpCounter, counting, record
 
 __all__ = [
     "BACKEND", "powmod", "powmod_sec", "multi_powmod", "multi_powmod_sec", "batch_powmod",
+    "fixed_base_powmod", "multi_powmod_fixed", "multi_powmod_fixed_sec", "fixed_base_cache_clear",
     "invert", "crt_params", "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime",
     "counting", "OpCounter",
 ]
@@ -121,6 +124,110 @@ def multi_powmod_sec(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
     return acc
 
 
+# ---------------------------------------------------------------- kept fixed-base tables
+#
+# A base used for many exponentiations modulo one modulus (every party's ring-Pedersen s and t)
+# gets a table once (a Lim-Lee comb, tss_fb_new) kept here, keyed by (modulus, base, exponent
+# length class, flavour). An exponent e of at most L - 1 bits, L a multiple of 64, is taken as
+# e + 2^L, which is positive whatever the sign of e, against the table of b for exponents below
+# 2^(L+1) that multiplies every power by b^(-2^L): no branch on the sign of a secret exponent, and
+# the length class reveals no more than GMP's powm_sec does (the exponent's limb count).
+
+_KEPT_BUDGET = 64 << 20  # bytes of tables kept, least recently used dropped first
+_kept: OrderedDict[tuple[int, int, int, bool], object] = OrderedDict()
+_kept_bytes = 0
+_kept_lock = threading.Lock()
+_NO_TABLE = object()  # the base is not a unit: no table, plain exponentiation
+
+
+def fixed_base_cache_clear() -> None:
+    """Drop every kept fixed-base table (they are rebuilt on demand)."""
+    global _kept_bytes
+    with _kept_lock:
+        _kept.clear()
+        _kept_bytes = 0
+
+
+def _length_class(e: int) -> int:
+    return max(64, (abs(e).bit_length() + 1 + 63) // 64 * 64)
+
+
+def _kept_table(b: int, m: int, cls: int, sec: bool):
+    global _kept_bytes
+    key = (m, b, cls, sec)
+    with _kept_lock:
+        h = _kept.get(key)
+        if h is not None:
+            _kept.move_to_end(key)
+            return h
+    inv = _B.invert(b, m)
+    if inv is None:
+        h, size = _NO_TABLE, 0
+    else:
+        # b^(-2^cls): public (b and cls are), so variable time
+        h = _B.fb_new(b, m, _B.powmod(inv, 1 << cls, m), cls + 1, sec)
+        size = _B.fb_bytes(h)
+    with _kept_lock:
+        if key not in _kept:
+            _kept[key] = h
+            _kept_bytes += size
+            while _kept_bytes > _KEPT_BUDGET and len(_kept) > 1:
+                old_key, old = _kept.popitem(last=False)
+                _kept_bytes -= 0 if old is _NO_TABLE else _B.fb_bytes(old)
+        return _kept[key]
+
+
+def _fixed_tables(bases: list[int], exps: list[int], m: int, sec: bool):
+    """(tables, offset exponents) for prod b_i^e_i mod m, or None when a base has no table."""
+    handles, offsets = [], []
+    for b, e in zip(bases, exps):
+        cls = _length_class(e)
+        h = _kept_table(b, m, cls, sec)
+        if h is _NO_TABLE:
+            return None
+        handles.append(h)
+        offsets.append(e + (1 << cls))
+    return handles, offsets
+
+
+def _fixed_args(name: str, bases: Sequence[int], exps: Sequence[int],
+                m: object) -> tuple[int, list[int], list[int]]:
+    m = _modulus(m)
+    if len(bases) != len(exps):
+        raise UsageError(f"{name} needs as many exponents as bases")
+    return m, [_int("base", b) % m for b in bases], [_int("exponent", e) for e in exps]
+
+
+def multi_powmod_fixed(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
+    """The same as :func:`multi_powmod` (variable time, public values), for bases that recur:
+    each base gets a fixed-base table kept for later calls, after which a power costs a few
+    hundred products instead of one per exponent bit. Falls back to :func:`multi_powmod` for an
+    even modulus or a base that is not a unit."""
+    m, bs, es = _fixed_args("multi_powmod_fixed", bases, exps, m)
+    tables = _fixed_tables(bs, es, m, False) if bs and m & 1 and m > 2 else None
+    if tables is None:
+        return multi_powmod(bs, es, m)
+    record(m, max(abs(e) for e in es), len(bs))
+    return _B.fb_pow(tables[0], tables[1], m)
+
+
+def multi_powmod_fixed_sec(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
+    """The same as :func:`multi_powmod_sec` (constant time in the exponents), for bases that
+    recur (a verifier's ring-Pedersen s and t): kept tables, as in :func:`multi_powmod_fixed`,
+    read in constant time. m must be odd. Falls back to :func:`multi_powmod_sec` for a base that
+    is not a unit."""
+    m, bs, es = _fixed_args("multi_powmod_fixed_sec", bases, exps, m)
+    if not m & 1:
+        raise UsageError("powmod_sec needs an odd modulus")
+    tables = _fixed_tables(bs, es, m, True) if bs and m > 2 else None
+    if tables is None:
+        return multi_powmod_sec(bs, es, m)
+    for e in es:
+        if e:
+            record(m, abs(e))
+    return _B.fb_pow(tables[0], tables[1], m)
+
+
 def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int = 1) -> list[int]:
     """Several independent b^e mod m (public values) in one call, optionally on two threads."""
     threads = _int("threads", threads)
@@ -138,6 +245,37 @@ def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int = 1) -> lis
     if not prepared:
         return []
     return _B.batch_powmod(prepared, min(threads, 2))
+
+
+def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int = 1) -> list[int]:
+    """[b^e mod m for e in exps] (public values), the same results as ``powmod`` one by one.
+
+    The native kernel builds one fixed-base table for b (a Lim-Lee comb, sized for the number
+    and length of the exponents) and shares it among all the exponents, optionally on two
+    threads: for many exponents of one base, several times faster than separate powers.
+    Negative exponents use the inverse of b (UsageError when there is none)."""
+    m = _modulus(m)
+    threads = _int("threads", threads)
+    if threads < 1:
+        raise UsageError("threads must be at least 1")
+    b = _int("base", b) % m
+    es = [_int("exponent", e) for e in exps]
+    if not es:
+        return []
+    for e in es:
+        record(m, e)
+    neg = [i for i, e in enumerate(es) if e < 0]
+    if not neg:
+        return _B.fixed_base_powmod(b, es, m, min(threads, 2))
+    inv = invert(b, m)
+    out = [0] * len(es)
+    pos = [i for i, e in enumerate(es) if e >= 0]
+    for idx, base, sign in ((pos, b, 1), (neg, inv, -1)):
+        if idx:
+            res = _B.fixed_base_powmod(base, [sign * es[i] for i in idx], m, min(threads, 2))
+            for i, r in zip(idx, res):
+                out[i] = r
+    return out
 
 
 @dataclass(frozen=True, slots=True, repr=False)

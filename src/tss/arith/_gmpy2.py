@@ -43,6 +43,43 @@ def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[in
         return [int(x) for x in pool.map(lambda t: gmpy2.powmod(*t), items)]
 
 
+def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int) -> list[int]:
+    # the same results as the native comb, one powmod each (threads as in batch_powmod)
+    mm = mpz(m)
+    bb = mpz(b) % mm
+    return batch_powmod([(bb, e, mm) for e in exps], threads)
+
+
+class _Kept:
+    """The gmpy2 stand-in for a kept fixed-base table: the same powers, one powmod each."""
+
+    __slots__ = ("b", "m", "corr", "bits", "sec")
+
+    def __init__(self, b: int, m: int, corr: int, bits: int, sec: bool) -> None:
+        self.b, self.m, self.corr = mpz(b % m), mpz(m), mpz(corr % m)
+        self.bits, self.sec = bits, sec
+
+
+def fb_new(b: int, m: int, corr: int, bits: int, sec: bool) -> _Kept:
+    if m < 3 or not m & 1 or bits < 1:
+        raise ValueError("fixed-base tables need an odd modulus above 1 and bits >= 1")
+    return _Kept(b, m, corr, bits, sec)
+
+
+def fb_bytes(handle: _Kept) -> int:
+    return 64
+
+
+def fb_pow(handles: Sequence[_Kept], exps: Sequence[int], m: int) -> int:
+    acc = mpz(1)
+    for h, e in zip(handles, exps, strict=True):
+        if h.m != m or h.sec != handles[0].sec or not 0 <= e < (1 << h.bits):
+            raise ValueError("fb_pow: another modulus or flavour, or an exponent out of range")
+        p = gmpy2.powmod_sec(h.b, e, h.m) if h.sec and e else gmpy2.powmod(h.b, e, h.m)
+        acc = acc * p % h.m * h.corr % h.m
+    return int(acc)
+
+
 def crt_powmod(b: int, e: int, m1: int, m2: int, phi1: int, phi2: int, coeff: int) -> int:
     """b^e mod m1*m2 from the two halves; e >= 0; coeff = m1^-1 mod m2; secrets: constant time."""
     r1 = _half(b, e, m1, phi1)
@@ -86,6 +123,7 @@ def safe_prime_window(q0: int, window: int) -> int:
 
 
 __all__ = [
-    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "crt_powmod", "invert",
-    "is_probable_prime", "safe_prime_window", "SMALL_PRIMES",
+    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "fixed_base_powmod",
+    "fb_new", "fb_bytes", "fb_pow", "crt_powmod", "invert", "is_probable_prime",
+    "safe_prime_window", "SMALL_PRIMES",
 ]

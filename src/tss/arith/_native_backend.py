@@ -144,6 +144,57 @@ def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[in
     return res
 
 
+def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int) -> list[int]:
+    """[b^e mod m for e in exps] with one fixed-base table shared by all exponents (e >= 0)."""
+    if m <= 0:
+        raise ValueError("modulus must be positive")
+    if any(e < 0 for e in exps):
+        raise ValueError("fixed_base_powmod needs exponents >= 0")
+    k = len(exps)
+    if k == 0:
+        return []
+    if b < 0 or b >= m:
+        b %= m
+    mb, bb = _bytes(m), _bytes(b)
+    ml = len(mb)
+    es = [e.to_bytes((e.bit_length() + 7) >> 3, "big") for e in exps]
+    out = _new("unsigned char[]", k * ml)
+    rc = lib.tss_fixed_base_powmod(bb, len(bb), k, b"".join(es),
+                                   _new("size_t[]", [len(x) for x in es]), mb, ml, out,
+                                   min(threads, 2))
+    if rc:
+        _fail(rc, "fixed_base_powmod")
+    raw = _buffer(out)[:]
+    return [_from_bytes(raw[i : i + ml], "big") for i in range(0, k * ml, ml)]
+
+
+def fb_new(b: int, m: int, corr: int, bits: int, sec: bool):
+    """A kept fixed-base table for b mod m (odd m > 1), exponents below 2^bits; every power is
+    multiplied by corr. Freed when the returned handle is garbage."""
+    mb, bb, cb = _bytes(m), _bytes(b % m), _bytes(corr % m)
+    h = lib.tss_fb_new(bb, len(bb), mb, len(mb), cb, len(cb), bits, 1 if sec else 0)
+    if h == ffi.NULL:
+        raise MemoryError("fixed-base table")
+    return ffi.gc(h, lib.tss_fb_free, size=lib.tss_fb_bytes(h))
+
+
+def fb_bytes(handle) -> int:
+    return int(lib.tss_fb_bytes(handle))
+
+
+def fb_pow(handles: Sequence, exps: Sequence[int], m: int) -> int:
+    """prod corr_i * b_i^e_i mod m over kept tables of one modulus and flavour, each e_i in
+    [0, 2^bits)."""
+    es = [e.to_bytes((e.bit_length() + 7) >> 3, "big") for e in exps]
+    ml = (m.bit_length() + 7) >> 3
+    out = _new("unsigned char[]", ml)
+    rc = lib.tss_fb_pow(len(es), _new("tss_fb *[]", list(handles)), b"".join(es),
+                        _new("size_t[]", [len(x) for x in es]), out, ml)
+    if rc:
+        _fail(rc, "fb_pow")
+    return _from_bytes(_buffer(out), "big")
+
+
 def crt_powmod(b: int, e: int, m1: int, m2: int, phi1: int, phi2: int, coeff: int) -> int:
     """b^e mod m1*m2 from the two halves; e >= 0; coeff = m1^-1 mod m2; secrets: constant time."""
     if min(e, m1, m2, phi1, phi2) < 0 or min(m1, m2, phi1, phi2) == 0:
@@ -212,6 +263,7 @@ def safe_prime_window(q0: int, window: int) -> int:
 
 
 __all__ = [
-    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "crt_powmod", "invert",
-    "is_probable_prime", "safe_prime_window",
+    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "fixed_base_powmod",
+    "fb_new", "fb_bytes", "fb_pow", "crt_powmod", "invert", "is_probable_prime",
+    "safe_prime_window",
 ]

@@ -242,6 +242,9 @@ class DeviceParty:
             task = asyncio.create_task(run.run(transport))
             watch = asyncio.create_task(events.final(float(roster["deadline"]) + 5.0))
             await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and (watch.result() or {}).get("type") == "completed":
+                # another signer finished first; our last messages are already in the mailbox
+                await asyncio.wait({task}, timeout=15.0)
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):

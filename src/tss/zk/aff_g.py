@@ -192,10 +192,12 @@ def prove(ctx: ProofContext, stmt: Statement, wit: Witness, rng: Rng | None = No
     Bx = base_mul(alpha)
     ryn = sk.powmod_n2(r_y, n1) if sk is not None else arith.powmod_sec(r_y, n1, n1sq)
     By = (1 + (beta % n1) * n1) * ryn % n1sq
-    E = arith.multi_powmod_sec([s, t], [alpha, gamma], nh)
-    S = arith.multi_powmod_sec([s, t], [wit.x, m], nh)
-    F = arith.multi_powmod_sec([s, t], [beta, delta], nh)
-    T = arith.multi_powmod_sec([s, t], [wit.y, mu], nh)
+    # secret exponents over the verifier's modulus: constant time, kept tables for s and t
+    fixed_sec = arith.multi_powmod_fixed_sec
+    E = fixed_sec([s, t], [alpha, gamma], nh)
+    S = fixed_sec([s, t], [wit.x, m], nh)
+    F = fixed_sec([s, t], [beta, delta], nh)
+    T = fixed_sec([s, t], [wit.y, mu], nh)
 
     e = _challenge(ctx, stmt, A, Bx, By, E, S, F, T)
     z1 = alpha + e * wit.x
@@ -250,10 +252,13 @@ def verify(ctx: ProofContext, stmt: Statement, proof: Proof) -> None:
     lhs1 = arith.multi_powmod([proof.wy, stmt.Y], [n1, -e], n1sq)
     check(lhs1 * (1 + (z2 % n1) * n1) % n1sq == proof.By, "Paillier equation mod N1^2 fails",
           TAG)
-    # s^z1 t^z3 S^-e == E and s^z2 t^z4 T^-e == F mod N^
-    check(arith.multi_powmod([s, t, proof.S], [z1, proof.z3, -e], nh) == proof.E,
+    # s^z1 t^z3 S^-e == E and s^z2 t^z4 T^-e == F mod N^ (s, t: the verifier's own, with kept
+    # fixed-base tables)
+    lhs_x = arith.multi_powmod_fixed([s, t], [z1, proof.z3], nh)
+    check(lhs_x * arith.powmod(proof.S, -e, nh) % nh == proof.E,
           "ring-Pedersen equation for x fails", TAG)
-    check(arith.multi_powmod([s, t, proof.T], [z2, proof.z4, -e], nh) == proof.F,
+    lhs_y = arith.multi_powmod_fixed([s, t], [z2, proof.z4], nh)
+    check(lhs_y * arith.powmod(proof.T, -e, nh) % nh == proof.F,
           "ring-Pedersen equation for y fails", TAG)
 
 

@@ -135,9 +135,10 @@ def prove(ctx: ProofContext, stmt: Statement, wit: Witness, rng: Rng | None = No
     r = rng.unit(n0)
     gamma = _signed_below(rng, (1 << (ell + eps)) * nh)
 
-    # secret exponents over the verifier's modulus (factors unknown): constant time
-    S = arith.multi_powmod_sec([s, t], [wit.k, mu], nh)
-    C = arith.multi_powmod_sec([s, t], [alpha, gamma], nh)
+    # secret exponents over the verifier's modulus (factors unknown): constant time, from the
+    # fixed-base tables kept for the verifier's s and t
+    S = arith.multi_powmod_fixed_sec([s, t], [wit.k, mu], nh)
+    C = arith.multi_powmod_fixed_sec([s, t], [alpha, gamma], nh)
     # (1+N0)^alpha = 1 + alpha N0 mod N0^2; r^N0 has a secret base
     rn = sk.powmod_n2(r, n0) if sk is not None else arith.powmod_sec(r, n0, n0sq)
     A = (1 + (alpha % n0) * n0) * rn % n0sq
@@ -172,6 +173,7 @@ def verify(ctx: ProofContext, stmt: Statement, proof: Proof) -> None:
     # (1+N0)^z1 z2^N0 K^-e == A mod N0^2
     lhs = (1 + (proof.z1 % n0) * n0) * arith.multi_powmod([proof.z2, stmt.K], [n0, -e], n0sq)
     check(lhs % n0sq == proof.A, "Paillier equation fails", TAG)
-    # s^z1 t^z3 S^-e == C mod N^
-    rp = arith.multi_powmod([s, t, proof.S], [proof.z1, proof.z3, -e], nh)
+    # s^z1 t^z3 S^-e == C mod N^ (s, t: the verifier's own, with kept fixed-base tables)
+    rp = arith.multi_powmod_fixed([s, t], [proof.z1, proof.z3], nh)
+    rp = rp * arith.powmod(proof.S, -e, nh) % nh
     check(rp == proof.C, "ring-Pedersen equation fails", TAG)

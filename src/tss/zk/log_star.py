@@ -152,11 +152,12 @@ def prove(ctx: ProofContext, stmt: Statement, wit: Witness, rng: Rng | None = No
     r = rng.unit(n0)
     gamma = _signed_below(rng, (1 << (ell + eps)) * nh)
 
-    S = arith.multi_powmod_sec([s, t], [wit.x, mu], nh)
+    # secret exponents over the verifier's modulus: constant time, kept tables for s and t
+    S = arith.multi_powmod_fixed_sec([s, t], [wit.x, mu], nh)
     rn = sk.powmod_n2(r, n0) if sk is not None else arith.powmod_sec(r, n0, n0sq)
     A = (1 + (alpha % n0) * n0) * rn % n0sq
     Y = stmt.g * alpha  # libsecp256k1 constant-time multiplication
-    D = arith.multi_powmod_sec([s, t], [alpha, gamma], nh)
+    D = arith.multi_powmod_fixed_sec([s, t], [alpha, gamma], nh)
 
     e = _challenge(ctx, stmt, S, A, Y, D)
     z1 = alpha + e * wit.x
@@ -198,6 +199,7 @@ def verify(ctx: ProofContext, stmt: Statement, proof: Proof) -> None:
     check(lhs % n0sq == proof.A, "Paillier equation fails", TAG)
     # z1 g == Y + e X
     check(stmt.g * proof.z1 == proof.Y + stmt.X * e, "group equation fails", TAG)
-    # s^z1 t^z3 S^-e == D mod N^
-    rp = arith.multi_powmod([s, t, proof.S], [proof.z1, proof.z3, -e], nh)
+    # s^z1 t^z3 S^-e == D mod N^ (s, t: the verifier's own, with kept fixed-base tables)
+    rp = arith.multi_powmod_fixed([s, t], [proof.z1, proof.z3], nh)
+    rp = rp * arith.powmod(proof.S, -e, nh) % nh
     check(rp == proof.D, "ring-Pedersen equation fails", TAG)

@@ -214,6 +214,14 @@ class Subscription:
                 return
         self._cursor = await self.bus.last_seq() if self.deliver_new else 0
 
+    def __await__(self):  # type: ignore[no-untyped-def]
+        """``sub = await bus.subscribe(...)`` fixes the starting position now (for
+        ``deliver_new``: only messages published after this point)."""
+        async def ready() -> Subscription:
+            await self._init_cursor()
+            return self
+        return ready().__await__()
+
     @property
     def position(self) -> int:
         return self._cursor or 0

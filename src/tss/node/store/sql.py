@@ -168,7 +168,10 @@ class SqlStore:
             if row is not None:
                 record = {"kek_id": row[0], "salt": bytes(row[1]), "params": row[2],
                           "verifier": bytes(row[3])}
-                self._kek = await asyncio.to_thread(Kek.open, passphrase, record)
+                try:
+                    self._kek = await asyncio.to_thread(Kek.open, passphrase, record)
+                except CryptoError as exc:
+                    raise StoreError(str(exc)) from None
         return self
 
     def _need_kek(self) -> Kek:
