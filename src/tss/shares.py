@@ -137,6 +137,8 @@ class KeyShare:
     # -- validation -----------------------------------------------------------------------
     def validate(self) -> None:
         n, t = self.parties, self.threshold
+        if not isinstance(self.epoch, int) or not 0 <= self.epoch < 1 << 32:
+            raise DecodeError("epoch out of range")
         if not 1 <= t <= n:
             raise DecodeError("threshold must be between 1 and the number of parties")
         if not 0 <= self.index < n:

@@ -304,9 +304,6 @@ def test_presign_blame_round_names_a_wrong_share(cheater, where):
     assert "blame round" in net.errors[0].reason
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a peer whose round-4 broadcast declares the normal "
-                                        "branch while the others blame is never named: honest "
-                                        "parties wait forever for its blame-round p2p message")
 def test_presign_wrong_delta_then_normal_branch_names_the_sender():
     # the cheater broadcasts a wrong delta but then carries on as if all were well
     net = drive(blame_presign_machines("delta, no blame"), seed=2, batched=True,

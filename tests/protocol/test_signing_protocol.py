@@ -227,8 +227,6 @@ def test_presign_refuses_bad_signer_sets(signers, index):
         Presign(share, signers, b"bad signers")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Presign sorts the signer list before checking its "
-                                        "items, so a mixed-type list raises TypeError")
 def test_presign_refuses_a_non_int_signer_with_usage_error():
     share = keygen(2, 3)[0]
     with pytest.raises(UsageError):

@@ -26,9 +26,9 @@ from ._counter import OpCounter, counting, record
 
 __all__ = [
     "BACKEND", "powmod", "powmod_sec", "multi_powmod", "multi_powmod_sec", "batch_powmod",
-    "fixed_base_powmod", "multi_powmod_fixed", "multi_powmod_fixed_sec", "fixed_base_cache_clear",
-    "invert", "crt_params", "CrtParams", "crt_powmod", "random_safe_prime", "is_probable_prime",
-    "counting", "OpCounter",
+    "batch_powmod_sec", "batch_crt_powmod", "fixed_base_powmod", "multi_powmod_fixed",
+    "multi_powmod_fixed_sec", "fixed_base_cache_clear", "invert", "crt_params", "CrtParams",
+    "crt_powmod", "random_safe_prime", "is_probable_prime", "counting", "OpCounter",
 ]
 
 
@@ -278,6 +278,37 @@ def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int = 1) -> 
     return out
 
 
+def batch_powmod_sec(items: Sequence[tuple[int, int, int]], threads: int = 1) -> list[int]:
+    """[powmod_sec(b, e, m) for (b, e, m) in items] in one call, optionally on two threads:
+    constant time in every b and e (odd moduli only). The native kernel computes up to eight of
+    them at once with AVX-512 IFMA when the CPU has it."""
+    threads = _int("threads", threads)
+    if threads < 1:
+        raise UsageError("threads must be at least 1")
+    out: list[int | None] = []
+    todo: list[tuple[int, int, int]] = []
+    where: list[int] = []
+    for item in items:
+        if len(item) != 3:
+            raise UsageError("batch_powmod_sec takes (base, exponent, modulus) triples")
+        b, e, m = item
+        m = _modulus(m)
+        if not m & 1:
+            raise UsageError("powmod_sec needs an odd modulus")
+        b, e = _prepare(b, e, m)
+        if e == 0:
+            out.append(1)
+            continue
+        record(m, e)
+        where.append(len(out))
+        out.append(None)
+        todo.append((b, e, m))
+    if todo:
+        for i, r in zip(where, _B.batch_powmod_sec(todo, min(threads, 2))):
+            out[i] = r
+    return out  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class CrtParams:
     """Two coprime moduli with their group orders, for exponentiation when the factors are known.
@@ -322,6 +353,32 @@ def crt_powmod(b: int, e: int, crt: CrtParams) -> int:
     record(crt.m1, min(e, crt.phi1))
     record(crt.m2, min(e, crt.phi2))
     return _B.crt_powmod(b, e, crt.m1, crt.m2, crt.phi1, crt.phi2, crt.coeff)
+
+
+def batch_crt_powmod(items: Sequence[tuple[int, int]], crt: CrtParams,
+                     threads: int = 1) -> list[int]:
+    """[crt_powmod(b, e, crt) for (b, e) in items] in one call, all the half-size constant-time
+    exponentiations batched (optionally on two threads, up to eight at once with AVX-512 IFMA)."""
+    if not isinstance(crt, CrtParams):
+        raise UsageError("crt must come from crt_params()")
+    threads = _int("threads", threads)
+    if threads < 1:
+        raise UsageError("threads must be at least 1")
+    m = crt.modulus
+    prepared = []
+    for item in items:
+        if len(item) != 2:
+            raise UsageError("batch_crt_powmod takes (base, exponent) pairs")
+        b, e = _prepare(item[0], item[1], m)
+        if e:
+            record(crt.m1, min(e, crt.phi1))
+            record(crt.m2, min(e, crt.phi2))
+        prepared.append((b, e))
+    if not prepared:
+        return []
+    res = _B.batch_crt_powmod(prepared, crt.m1, crt.m2, crt.phi1, crt.phi2, crt.coeff,
+                              min(threads, 2))
+    return [1 if e == 0 else r for (_, e), r in zip(prepared, res)]
 
 
 def is_probable_prime(n: int) -> bool:

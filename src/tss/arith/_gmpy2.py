@@ -43,6 +43,22 @@ def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[in
         return [int(x) for x in pool.map(lambda t: gmpy2.powmod(*t), items)]
 
 
+def batch_powmod_sec(items: Sequence[tuple[int, int, int]], threads: int) -> list[int]:
+    for _b, e, m in items:
+        if e <= 0 or m <= 0 or not m & 1:
+            raise ValueError("batch_powmod_sec needs e > 0 and an odd positive modulus")
+    return [int(gmpy2.powmod_sec(b, e, m)) for b, e, m in items]
+
+
+def batch_crt_powmod(items: Sequence[tuple[int, int]], m1: int, m2: int, phi1: int, phi2: int,
+                     coeff: int, threads: int) -> list[int]:
+    if min(m1, m2) < 3 or not m1 & m2 & 1 or min(phi1, phi2) <= 0:
+        raise ValueError("batch_crt_powmod: moduli must be odd above 1, group orders positive")
+    if any(e < 0 for _, e in items):
+        raise ValueError("batch_crt_powmod needs e >= 0")
+    return [crt_powmod(b, e, m1, m2, phi1, phi2, coeff) for b, e in items]
+
+
 def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int) -> list[int]:
     # the same results as the native comb, one powmod each (threads as in batch_powmod)
     mm = mpz(m)
@@ -123,7 +139,7 @@ def safe_prime_window(q0: int, window: int) -> int:
 
 
 __all__ = [
-    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "fixed_base_powmod",
-    "fb_new", "fb_bytes", "fb_pow", "crt_powmod", "invert", "is_probable_prime",
-    "safe_prime_window", "SMALL_PRIMES",
+    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "batch_powmod_sec",
+    "batch_crt_powmod", "fixed_base_powmod", "fb_new", "fb_bytes", "fb_pow", "crt_powmod",
+    "invert", "is_probable_prime", "safe_prime_window", "SMALL_PRIMES",
 ]

@@ -118,7 +118,7 @@ def multi_powmod(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
     return _from_bytes(_buffer(out), "big")
 
 
-def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[int]:
+def _batch(fn, items: Sequence[tuple[int, int, int]], threads: int, what: str) -> list[int]:
     parts: list[bytes] = []
     lens: list[int] = []
     outlens: list[int] = []
@@ -132,9 +132,9 @@ def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[in
     if n == 0:
         return []
     out = _new("unsigned char[]", sum(outlens))
-    rc = lib.tss_batch_powmod(n, b"".join(parts), _new("size_t[]", lens), out, min(threads, 2))
+    rc = fn(n, b"".join(parts), _new("size_t[]", lens), out, min(threads, 2))
     if rc:
-        _fail(rc, "batch_powmod")
+        _fail(rc, what)
     raw = _buffer(out)[:]
     res = []
     off = 0
@@ -142,6 +142,58 @@ def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[in
         res.append(_from_bytes(raw[off : off + ln], "big"))
         off += ln
     return res
+
+
+def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int) -> list[int]:
+    return _batch(lib.tss_batch_powmod, items, threads, "batch_powmod")
+
+
+def batch_powmod_sec(items: Sequence[tuple[int, int, int]], threads: int) -> list[int]:
+    # like powmod_sec, item by item: e > 0 and m odd (the caller guarantees both)
+    for _b, e, m in items:
+        if e <= 0 or m <= 0 or not m & 1:
+            raise ValueError("batch_powmod_sec needs e > 0 and an odd positive modulus")
+    return _batch(lib.tss_batch_powmod_sec, items, threads, "batch_powmod_sec")
+
+
+def batch_crt_powmod(items: Sequence[tuple[int, int]], m1: int, m2: int, phi1: int, phi2: int,
+                     coeff: int, threads: int) -> list[int]:
+    """[crt_powmod(b, e, m1, m2, phi1, phi2, coeff) for (b, e) in items], all halves in one
+    constant-time batch (m1, m2 odd above 1, e >= 0)."""
+    if min(m1, m2) < 3 or not m1 & m2 & 1 or min(phi1, phi2) <= 0:
+        raise ValueError("batch_crt_powmod: moduli must be odd above 1, group orders positive")
+    parts: list[bytes] = []
+    lens: list[int] = []
+    for b, e in items:
+        if e < 0:
+            raise ValueError("batch_crt_powmod needs e >= 0")
+        if b < 0:
+            b %= m1 * m2
+        bb, eb = _bytes(b), _bytes(e)
+        parts += (bb, eb)
+        lens += (len(bb), len(eb))
+    n = len(items)
+    if n == 0:
+        return []
+    m1b, m2b = _bytes(m1), _bytes(m2)
+    p1b, p2b, cb = _bytes(phi1), _bytes(phi2), _bytes(coeff % m2)
+    outlen = len(m1b) + len(m2b)
+    out = _new("unsigned char[]", n * outlen)
+    rc = lib.tss_batch_crt_powmod(
+        n, b"".join(parts), _new("size_t[]", lens), m1b, len(m1b), m2b, len(m2b),
+        p1b, len(p1b), p2b, len(p2b), cb, len(cb), out, outlen, min(threads, 2),
+    )  # fmt: skip
+    if rc:
+        _fail(rc, "batch_crt_powmod")
+    raw = _buffer(out)[:]
+    return [_from_bytes(raw[i : i + outlen], "big") for i in range(0, n * outlen, outlen)]
+
+
+def set_simd(on: bool | None = None) -> tuple[bool, bool]:
+    """(in use before the call, available on this CPU) for the AVX-512 IFMA lanes; on=True/False
+    switches them on or off for the whole process."""
+    r = lib.tss_set_simd(-1 if on is None else int(bool(on)))
+    return bool(r & 1), bool(r & 2)
 
 
 def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int) -> list[int]:
@@ -263,7 +315,7 @@ def safe_prime_window(q0: int, window: int) -> int:
 
 
 __all__ = [
-    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "fixed_base_powmod",
-    "fb_new", "fb_bytes", "fb_pow", "crt_powmod", "invert", "is_probable_prime",
-    "safe_prime_window",
+    "NAME", "powmod", "powmod_sec", "multi_powmod", "batch_powmod", "batch_powmod_sec",
+    "batch_crt_powmod", "set_simd", "fixed_base_powmod", "fb_new", "fb_bytes", "fb_pow",
+    "crt_powmod", "invert", "is_probable_prime", "safe_prime_window",
 ]

@@ -182,12 +182,14 @@ class DeviceParty:
 
     def __init__(self, router_url: str, party_id: str, *, identity: IdentityKey | None = None,
                  coordinator_public_key: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 run_factory: type[ProtocolRun] = ProtocolRun) -> None:
         self.router_url = router_url
         self.party_id = party_id
         self.identity = identity or IdentityKey()
         self.coordinator_public_key = coordinator_public_key
         self._transport = transport
+        self._run_factory = run_factory
 
     async def keygen(self, session_id: str, join_token: str, *,
                      timeout: float = 180.0) -> tss.KeyShare:
@@ -237,7 +239,7 @@ class DeviceParty:
                         break
                     if ev.get("type") in ("failed", "expired"):
                         raise _final_error(ev)
-            run = ProtocolRun(roster, self.party_id, self.identity, x, share=share)
+            run = self._run_factory(roster, self.party_id, self.identity, x, share=share)
             transport = _RouterTransport(http, sid, joined["access_token"])
             task = asyncio.create_task(run.run(transport))
             watch = asyncio.create_task(events.final(float(roster["deadline"]) + 5.0))

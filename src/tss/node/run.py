@@ -148,17 +148,28 @@ class ProtocolRun:
         signers = sorted(self.names)
         return tss.Presign(self.share, signers, self.psid)
 
-    async def _step(self, fn: Callable[..., list[tss.Message]], *args: Any
-                    ) -> list[tss.Message]:
+    def _failure(self, exc: tss.TssError) -> RunFailed:
+        if isinstance(exc, tss.ProtocolAborted):
+            return RunFailed("protocol_aborted", exc.reason, self._culprits(exc.culprits),
+                             str(exc.round))
+        return RunFailed("protocol_error", str(exc))
+
+    async def _step(self, transport: Transport, machine: Any,
+                    fn: Callable[..., list[tss.Message]], *args: Any) -> None:
+        """Run one step of ``machine`` off the loop and send what it produced. A machine may
+        hand back the messages of a round that passed together with a fault it found in a
+        later, buffered round (kept in ``machine.error``): those are sent first, so that the
+        peers can see the fault themselves, then the run fails."""
         try:
-            return list(await cpu(fn, *args))
-        except tss.ProtocolAborted as exc:
-            raise RunFailed("protocol_aborted", exc.reason, self._culprits(exc.culprits),
-                            str(exc.round)) from None
+            out = list(await cpu(fn, *args))
         except tss.UsageError:
             raise
         except tss.TssError as exc:
-            raise RunFailed("protocol_error", str(exc)) from None
+            raise self._failure(exc) from None
+        await self._send(transport, out)
+        err = machine.error
+        if err is not None:
+            raise self._failure(err)
 
     def waiting_for(self) -> list[str]:
         m = self.machine
@@ -171,8 +182,7 @@ class ProtocolRun:
     async def run(self, transport: Transport) -> tss.KeyShare | tss.Signature:
         machine = self.machine = await cpu(self._first_machine)
         pending: list[tss.Message] = []
-        out = await self._step(machine.start)
-        await self._send(transport, out)
+        await self._step(transport, machine, machine.start)
         while True:
             if machine.done:
                 result = machine.result
@@ -180,8 +190,7 @@ class ProtocolRun:
                     mh = bytes.fromhex(self.roster["message_hash"])
                     path = self.roster.get("derivation_path") or None
                     machine = self.machine = tss.Sign(result, mh, derivation_path=path)
-                    out = await self._step(machine.start)
-                    await self._send(transport, out)
+                    await self._step(transport, machine, machine.start)
                     later, pending = pending, []
                     for msg in later:
                         await self._deliver(transport, machine, msg)
@@ -209,11 +218,11 @@ class ProtocolRun:
 
     async def _deliver(self, transport: Transport, machine: Any, msg: tss.Message) -> None:
         try:
-            out = await self._step(machine.handle, msg)
+            await self._step(transport, machine, machine.handle, msg)
         except tss.UsageError as exc:
+            if machine.error is not None:
+                raise self._failure(machine.error) from None
             log.warning("session %s: ignored a message: %s", self.sid, exc)
-            return
-        await self._send(transport, out)
 
     async def _send(self, transport: Transport, msgs: list[tss.Message]) -> None:
         items: list[tuple[int, bytes]] = []

@@ -36,6 +36,10 @@ class RoundMachine:
     ``_round_<n>`` for each message round n."""
 
     PROTOCOL: str = ""
+    # class-level defaults so that repr() works even if a subclass failed before __init__ ran
+    _error: TssError | None = None
+    _done: bool = False
+    _round: int = 0
     #: round -> (expects a broadcast from each peer, expects a p2p message from each peer)
     ROUNDS: dict[int, tuple[bool, bool]] = {}
 

@@ -100,9 +100,11 @@ class Presign(RoundMachine):
         if not share.can_sign:
             raise UsageError("this key share cannot sign yet: it was imported and has no proven "
                              "Paillier key; run a Refresh or Reshare first")
-        signers = tuple(sorted(signers))
-        if any(not isinstance(j, int) or not 0 <= j < share.parties for j in signers):
+        signers = tuple(signers)
+        if any(not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < share.parties
+               for j in signers):
             raise UsageError("signer index out of range")
+        signers = tuple(sorted(signers))
         if len(set(signers)) != len(signers):
             raise UsageError("duplicate signer")
         if len(signers) < share.threshold:
@@ -130,6 +132,16 @@ class Presign(RoundMachine):
     def _expected(self, r: int) -> list[tuple[int, bool]]:
         if r == 4 and self._mode == self._NORMAL:
             return [(p, True) for p in self.peers]
+        if r in (4, 5):
+            # blame: a peer's proofs come point to point, unless its broadcast already shows
+            # it took the other branch (then the round runs and names it)
+            slots = []
+            for p in self.peers:
+                slots.append((p, True))
+                held = self._inbox.get((r, p, True))
+                if held is None or held.payload[:1] == bytes([self._mode]):
+                    slots.append((p, False))
+            return slots
         return super()._expected(r)
 
     # ---------------------------------------------------------------- round 1

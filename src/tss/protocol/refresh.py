@@ -36,6 +36,8 @@ class Refresh(AuxDealing):
                  paillier_key: PaillierSecretKey | None = None) -> None:
         if not isinstance(share, KeyShare):
             raise UsageError("Refresh takes a KeyShare")
+        if share.epoch + 1 >= 1 << 32:
+            raise UsageError("this key has reached the last epoch")
         self.share = share
         self._setup(share.index, share.threshold, share.parties, share.points, session_id,
                     share.level, rng, paillier_key)

@@ -85,10 +85,13 @@ def prove(ctx: ProofContext, stmt: Statement, wit: Witness, rng: Rng | None = No
     n, t, phi, lam = params.n, params.t, secret.phi, secret.lam
     m = ctx.level.iterations
     a = [rng.below(phi) for _ in range(m)]
+    # constant time, batched on two threads: by CRT when the Paillier key is known (as
+    # key.powmod_n computes each), else modulo N
     if key is not None:
-        A = [key.powmod_n(t, ai) for ai in a]
+        A = arith.batch_crt_powmod([(t, ai) for ai in a],
+                                   arith.crt_params(key.p, key.q, key.p - 1, key.q - 1), threads=2)
     else:
-        A = [arith.powmod_sec(t, ai, n) for ai in a]
+        A = arith.batch_powmod_sec([(t, ai, n) for ai in a], threads=2)
     e = _challenge(ctx, params, A)
     z = [(ai + ei * lam) % phi for ai, ei in zip(a, e, strict=True)]
     return Proof(tuple(A), tuple(z))
