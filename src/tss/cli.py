@@ -4,6 +4,7 @@
     tss keygen --threshold 2 --parties 3 --out DIR
     tss sign SHARE_FILE... (--message TEXT | --hash HEX) [--path m/0/1]
     tss info
+    tss serve [--role NAME] [--api-key KEY] ...   (the node system, see docs/node.md)
     tss import-tss-lib FILE... --threshold T --parties N --out DIR [--chain-code HEX]
 """
 
@@ -207,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_migration import register as register_migration
 
     register_migration(sub)
+    from .node.cli import register as register_serve
+
+    register_serve(sub)
     return p
 
 
