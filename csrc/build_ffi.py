@@ -16,7 +16,8 @@ from pathlib import Path
 import cffi
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["modexp.c", "multiexp.c", "primes.c", "batch.c", "fixedbase.c"]
+SOURCES = ["modexp.c", "multiexp.c", "primes.c", "batch.c", "fixedbase.c",
+           "lanes.c"]
 
 
 def _cdef_text() -> str:

@@ -16,6 +16,9 @@
  *  - a base-2 Fermat test on q, then on 2q + 1, before the full tests (every prime passes it).
  *    It runs on the Montgomery code of multiexp.c; since the base is 2, each step is a
  *    Montgomery squaring plus, for a one bit, a doubling (shift and conditional subtraction).
+ *    When the AVX-512 IFMA lanes are active (lanes.c), the test on q runs on eight survivors
+ *    at once, still taken in ascending order; the first of them that passes everything is the
+ *    answer, as before.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -182,19 +185,68 @@ int tss_safe_prime_window(const unsigned char *q0, size_t q0len, unsigned long w
     for (j = 0; j < nprimes; j++)
         strike(alive, window, g_primes[j], res[j]);
 
-    for (i = 0; i < window; i++) {
-        if (!alive[i])
-            continue;
-        mpz_add_ui(q, zq0, 2 * (unsigned long)i);
-        mpz_mul_2exp(p, q, 1);
-        mpz_add_ui(p, p, 1);
-        /* both cheap tests first, as the gmpy2 backend does: most q that pass are wasted on
-           a composite 2q + 1, so the expensive test waits until both have passed */
-        if (!passes_fermat2(q, tmp) || !passes_fermat2(p, tmp))
-            continue;
-        if (mpz_probab_prime_p(q, 40) > 0 && mpz_probab_prime_p(p, 40) > 0) {
-            found = 1;
-            break;
+    if (tss_lanes_active() && mpz_sizeinbase(zq0, 2) >= 256) {
+        /* the same scan, with the Fermat test on q run eight candidates at a time */
+        mpz_t bq[8], eq[8], mq[8], rq[8];
+        size_t k, c;
+        int l;
+
+        for (l = 0; l < 8; l++)
+            mpz_inits(bq[l], eq[l], mq[l], rq[l], NULL);
+        i = 0;
+        while (!found && i < window) {
+            size_t ebits = 0;
+
+            for (k = 0; k < 8 && i < window; i++) {
+                if (!alive[i])
+                    continue;
+                mpz_add_ui(mq[k], zq0, 2 * (unsigned long)i);
+                mpz_sub_ui(eq[k], mq[k], 1);
+                mpz_set_ui(bq[k], 2);
+                if (mpz_sizeinbase(eq[k], 2) > ebits)
+                    ebits = mpz_sizeinbase(eq[k], 2);
+                k++;
+            }
+            if (k == 0)
+                break;
+            if (tss_lanes_powm((int)k, rq, (const mpz_t *)bq, (const mpz_t *)eq,
+                               (const mpz_t *)mq, ebits) != TSS_OK) {
+                rc = TSS_ERR_NOMEM;
+                break;
+            }
+            for (c = 0; c < k; c++) {
+                if (mpz_cmp_ui(rq[c], 1) != 0)
+                    continue;
+                mpz_set(q, mq[c]);
+                mpz_mul_2exp(p, q, 1);
+                mpz_add_ui(p, p, 1);
+                if (!passes_fermat2(p, tmp))
+                    continue;
+                if (mpz_probab_prime_p(q, 40) > 0 && mpz_probab_prime_p(p, 40) > 0) {
+                    found = 1;
+                    break;
+                }
+            }
+        }
+        for (l = 0; l < 8; l++)
+            mpz_clears(bq[l], eq[l], mq[l], rq[l], NULL);
+        if (rc != TSS_OK)
+            goto done;
+    } else {
+        for (i = 0; i < window; i++) {
+            if (!alive[i])
+                continue;
+            mpz_add_ui(q, zq0, 2 * (unsigned long)i);
+            mpz_mul_2exp(p, q, 1);
+            mpz_add_ui(p, p, 1);
+            /* both cheap tests first, as the gmpy2 backend does: most q that pass are wasted on
+               a composite 2q + 1, so the expensive test waits until both have passed */
+            if (!passes_fermat2(q, tmp) || !passes_fermat2(p, tmp))
+                continue;
+            if (mpz_probab_prime_p(q, 40) > 0 && mpz_probab_prime_p(p, 40) > 0) {
+                found = 1;
+                break;
+            }
         }
     }
     if (!found)

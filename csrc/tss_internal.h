@@ -85,6 +85,20 @@ static inline void tss_mont_sqr(const tss_mont *c, mp_limb_t *r, const mp_limb_t
    Returns TSS_OK or TSS_ERR_NOMEM. */
 int tss_multiexp_odd(mpz_t r, size_t k, mpz_t *bases, mpz_t *exps, const mpz_t m);
 
+/* lanes.c: eight exponentiations at once on AVX-512 IFMA. tss_lanes_active() is 1 when the CPU
+   has the instructions and they are switched on. tss_lanes_powm sets r[i] = b[i]^e[i] mod m[i]
+   for i < k (1 <= k <= 8), every m[i] odd and above 1 (best all of one tss_lanes_digits size),
+   0 <= b[i] < m[i], 0 <= e[i] < 2^ebits; the operations depend on k, the sizes and ebits only. */
+int tss_lanes_active(void);
+size_t tss_lanes_digits(size_t mbits);
+int tss_lanes_powm(int k, mpz_t *r, const mpz_t *b, const mpz_t *e, const mpz_t *m, size_t ebits);
+
+/* batch.c: n independent r[i] = b[i]^e[i] mod m[i] (m[i] > 0, b[i] reduced, e[i] >= 0) on one or
+   two threads, through the lanes when they are active. sec: constant time in b and e (every m[i]
+   odd; mpz_powm_sec outside the lanes). */
+int tss_run_batch(size_t n, mpz_t *r, const mpz_t *b, const mpz_t *e, const mpz_t *m, int threads,
+                  int sec);
+
 /* r = b^e mod m (m > 0) with mpz_powm, guarding the cases GMP leaves undefined */
 void tss_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t m);
 

@@ -45,6 +45,27 @@ int tss_multi_powmod(size_t k, const unsigned char *bases, const size_t *blens,
 int tss_batch_powmod(size_t n, const unsigned char *data, const size_t *lens,
                      unsigned char *out, int threads);
 
+/* The same with every exponentiation constant time in b and e (mpz_powm_sec, or the AVX-512
+   lanes); every modulus odd and every exponent > 0, else TSS_ERR_ARG. */
+int tss_batch_powmod_sec(size_t n, const unsigned char *data, const size_t *lens,
+                         unsigned char *out, int threads);
+
+/* n CRT exponentiations b_i^e_i mod m1*m2 as tss_crt_powmod computes them, all 2n halves in one
+   constant-time batch. data: b_0 e_0 b_1 e_1 ... concatenated, lens their 2n lengths; out: n
+   results of outlen bytes each. m1, m2 odd and above 1. */
+int tss_batch_crt_powmod(size_t n, const unsigned char *data, const size_t *lens,
+                         const unsigned char *m1, size_t m1len, const unsigned char *m2,
+                         size_t m2len, const unsigned char *phi1, size_t phi1len,
+                         const unsigned char *phi2, size_t phi2len,
+                         const unsigned char *coeff, size_t coefflen,
+                         unsigned char *out, size_t outlen, int threads);
+
+/* The AVX-512 IFMA lanes (eight exponentiations at once, used by the batch kernels and the
+   prime search when the CPU has the instructions): on >= 0 switches them on (1) or off (0),
+   -1 only asks. Returns the previous state in bit 0 and whether the CPU has them in bit 1.
+   TSS_NO_SIMD in the environment starts with them off. */
+int tss_set_simd(int on);
+
 /* k powers of one base: out (k * mlen bytes, result i at offset i * mlen) = b^e_i mod m for
    the k exponents concatenated in exps (lengths in elens), variable time. An odd modulus takes
    one Lim-Lee comb (fixed-base tables) shared by all the exponents; an even one separate

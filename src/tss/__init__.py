@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import arith, params
 from .errors import DecodeError, InvalidProof, ProtocolAborted, TssError, UsageError
 from .migration import import_tss_lib
+from .paillier import PaillierSecretKey
 from .params import HIGH, STANDARD, SecurityLevel
 from .protocol.keygen import Keygen
 from .protocol.message import Message
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "arith", "params", "TssError", "UsageError", "DecodeError", "InvalidProof",
-    "ProtocolAborted", "SecurityLevel", "STANDARD", "HIGH", "Keygen", "Presign", "Sign",
+    "ProtocolAborted", "PaillierSecretKey", "SecurityLevel", "STANDARD", "HIGH", "Keygen", "Presign", "Sign",
     "Message", "KeyShare", "Presignature", "PublicKeyInfo", "Signature", "Refresh", "Reshare",
     "ReshareReceipt", "simulate_keygen", "simulate_presign", "simulate_sign", "simulate_refresh",
     "simulate_reshare", "derive_public_key", "import_tss_lib",

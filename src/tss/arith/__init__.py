@@ -128,15 +128,16 @@ def multi_powmod_sec(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
 #
 # A base used for many exponentiations modulo one modulus (every party's ring-Pedersen s and t)
 # gets a table once (a Lim-Lee comb, tss_fb_new) kept here, keyed by (modulus, base, exponent
-# length class, flavour). An exponent e of at most L - 1 bits, L a multiple of 64, is taken as
-# e + 2^L, which is positive whatever the sign of e, against the table of b for exponents below
-# 2^(L+1) that multiplies every power by b^(-2^L): no branch on the sign of a secret exponent, and
-# the length class reveals no more than GMP's powm_sec does (the exponent's limb count).
+# length class, flavour). An exponent e with |e| < 2^L, L its length class (a multiple of 64), is
+# taken as e + 2^L, which is positive whatever the sign of e, against the table of b for
+# exponents below 2^(L+1) that multiplies every power by b^(-2^L): no branch on the sign of a
+# secret exponent, and the class reveals less than GMP's powm_sec does (the exponent's limbs).
 
 _KEPT_BUDGET = 64 << 20  # bytes of tables kept, least recently used dropped first
-_kept: OrderedDict[tuple[int, int, int, bool], object] = OrderedDict()
+_kept: OrderedDict[tuple[str, int, int, int, bool], object] = OrderedDict()
 _kept_bytes = 0
 _kept_lock = threading.Lock()
+_sizes: dict[int, int] = {}  # id(table) -> bytes, for the tables in _kept
 _NO_TABLE = object()  # the base is not a unit: no table, plain exponentiation
 
 
@@ -145,16 +146,21 @@ def fixed_base_cache_clear() -> None:
     global _kept_bytes
     with _kept_lock:
         _kept.clear()
+        _sizes.clear()
         _kept_bytes = 0
 
 
 def _length_class(e: int) -> int:
-    return max(64, (abs(e).bit_length() + 1 + 63) // 64 * 64)
+    # a multiple of 64 at least 33 bits above |e|: the protocol's exponent bounds are multiples
+    # of 64 bits and a random exponent is rarely more than a few bits below its bound, so all
+    # the exponents drawn from one range share one class (one table), and the class tells
+    # nothing about an exponent unless it is 2^-32-unlikely short
+    return (abs(e).bit_length() + 33 + 63) // 64 * 64
 
 
 def _kept_table(b: int, m: int, cls: int, sec: bool):
     global _kept_bytes
-    key = (m, b, cls, sec)
+    key = (_B.NAME, m, b, cls, sec)  # the backend too: tests switch backends in one process
     with _kept_lock:
         h = _kept.get(key)
         if h is not None:
@@ -170,10 +176,11 @@ def _kept_table(b: int, m: int, cls: int, sec: bool):
     with _kept_lock:
         if key not in _kept:
             _kept[key] = h
+            _sizes[id(h)] = size
             _kept_bytes += size
             while _kept_bytes > _KEPT_BUDGET and len(_kept) > 1:
-                old_key, old = _kept.popitem(last=False)
-                _kept_bytes -= 0 if old is _NO_TABLE else _B.fb_bytes(old)
+                _, old = _kept.popitem(last=False)
+                _kept_bytes -= _sizes.pop(id(old), 0)
         return _kept[key]
 
 

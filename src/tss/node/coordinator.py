@@ -37,6 +37,7 @@ from . import subjects, tokens
 from .bus import Bus, BusError
 from .crypto import IdentityKey, unb64u
 from .http import ApiError, iso
+from .party import seal_invite
 from .run import sign_roster, verify_report
 from .store import SqlStore, StoreConflict
 
@@ -257,6 +258,11 @@ class Coordinator:
     async def _create(self, doc: dict[str, Any]) -> dict[str, Any]:
         sid = doc["session_id"]
         issued: dict[str, str] = {}
+        invite_keys = {}
+        for p in doc["participants"]:
+            if p["device_type"] in SERVER_TYPES:
+                reg = await self.party_registration(p["party_id"]) or {}
+                invite_keys[p["party_id"]] = reg.get("x25519")
         hashes_: list[tuple[str, str, float]] = []
         for p in doc["participants"]:
             token, _claims = tokens.issue(
@@ -269,9 +275,11 @@ class Coordinator:
         await self.store.create_session(doc, hashes_)
         for p in doc["participants"]:
             if p["device_type"] in SERVER_TYPES:
-                inv = {"sid": sid, "type": doc["session_type"], "token": issued[p["party_id"]],
+                inv = {"sid": sid, "type": doc["session_type"],
                        "deadline": doc["join_deadline"], "key_id": doc.get("key_id"),
-                       "purpose": doc.get("purpose")}
+                       "purpose": doc.get("purpose"),
+                       **seal_invite(invite_keys.get(p["party_id"]), issued[p["party_id"]],
+                                     sid, p["party_id"])}
                 try:
                     await self.bus.publish(subjects.invite(p["party_id"]),
                                            json.dumps(inv).encode(),

@@ -23,15 +23,48 @@ import tss
 
 from . import subjects
 from .bus import Bus, BusError
-from .crypto import IdentityKey, b64u, x25519_public_bytes
+from .crypto import (
+    CryptoError,
+    IdentityKey,
+    b64u,
+    open_with_x25519,
+    seal_to_x25519,
+    unb64u,
+    x25519_public_bytes,
+)
 from .run import ProtocolRun, RunFailed, sign_report, verify_roster
 from .store import SqlStore, StoreError
 from .tokens import join_binding
 
-__all__ = ["PartyNode", "BusTransport"]
+__all__ = ["PartyNode", "BusTransport", "seal_invite", "open_invite"]
 
 log = logging.getLogger("tss.node.party")
 GRACE = 30.0
+
+
+def _invite_ad(sid: str, party_id: str) -> bytes:
+    return f"tss-node/invite/v1|{sid}|{party_id}".encode()
+
+
+def seal_invite(invite_key_hex: str | None, token: str, sid: str, party_id: str
+                ) -> dict[str, str]:
+    """The invitation's token field: sealed to the party's registered X25519 key, so that the
+    bus (which keeps messages) never holds a usable token; in clear only for a party that has
+    not registered one."""
+    if not invite_key_hex:
+        return {"token": token}
+    blob = seal_to_x25519(bytes.fromhex(invite_key_hex), token.encode(),
+                          _invite_ad(sid, party_id))
+    return {"sealed_token": b64u(blob)}
+
+
+def open_invite(key: X25519PrivateKey | None, inv: dict[str, Any], party_id: str) -> str:
+    if "sealed_token" in inv:
+        if key is None:
+            raise CryptoError("no invitation key")
+        blob = unb64u(str(inv["sealed_token"]))
+        return open_with_x25519(key, blob, _invite_ad(str(inv["sid"]), party_id)).decode()
+    return str(inv["token"])
 
 
 class BusTransport:
@@ -72,6 +105,7 @@ class PartyNode:
         self._pinned = coordinator_public_key
         self.heartbeat = heartbeat
         self.identity: IdentityKey | None = None
+        self._invite_key: X25519PrivateKey | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._main: list[asyncio.Task[Any]] = []
         self._sem: asyncio.Semaphore | None = None
@@ -89,6 +123,13 @@ class PartyNode:
             await self.store.put_secret(f"identity.{self.party_id}", self.identity.to_bytes())
         else:
             self.identity = IdentityKey.from_bytes(raw)
+        raw = await self.store.get_secret(f"invite.{self.party_id}")
+        if raw is None:
+            self._invite_key = X25519PrivateKey.generate()
+            await self.store.put_secret(f"invite.{self.party_id}",
+                                        self._invite_key.private_bytes_raw())
+        else:
+            self._invite_key = X25519PrivateKey.from_private_bytes(raw)
         self._sem = asyncio.Semaphore(self.max_sessions)
         self._pool_event = asyncio.Event()
         await self._register()
@@ -110,8 +151,10 @@ class PartyNode:
 
     async def _register(self) -> None:
         assert self.identity is not None
+        assert self._invite_key is not None
         doc = {"party_id": self.party_id, "role": self.role,
-               "ed25519": self.identity.public_hex, "last_seen": time.time()}
+               "ed25519": self.identity.public_hex,
+               "x25519": x25519_public_bytes(self._invite_key).hex(), "last_seen": time.time()}
         await self.bus.kv_put(subjects.kv_party(self.party_id), json.dumps(doc).encode())
         for _ in range(50):  # add ourselves to the index (compare-and-set)
             entry = await self.bus.kv_get(subjects.KV_PARTY_INDEX)
@@ -223,10 +266,15 @@ class PartyNode:
                                    reason=f"{self.party_id} holds no share of this key")
                 return
             share = tss.KeyShare.from_bytes(raw)
+        try:
+            token = open_invite(self._invite_key, inv, self.party_id)
+        except CryptoError:
+            log.warning("party %s: session %s: invitation does not open", self.party_id, sid)
+            return
         x = X25519PrivateKey.generate()
         xhex = x25519_public_bytes(x).hex()
         ed = self.identity.public_hex
-        join = {"sid": sid, "party_id": self.party_id, "token": inv["token"], "ed25519": ed,
+        join = {"sid": sid, "party_id": self.party_id, "token": token, "ed25519": ed,
                 "x25519": xhex, "signature": b64u(self.identity.sign(
                     join_binding(sid, self.party_id, ed, xhex)))}
         await self.bus.publish(subjects.JOIN, json.dumps(join).encode(),
