@@ -31,7 +31,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "arith", "params", "TssError", "UsageError", "DecodeError", "InvalidProof",
-    "ProtocolAborted", "PaillierSecretKey", "SecurityLevel", "STANDARD", "HIGH", "Keygen", "Presign", "Sign",
+    "ProtocolAborted", "PaillierSecretKey", "SecurityLevel", "STANDARD", "HIGH", "Keygen",
+    "Presign", "Sign",
     "Message", "KeyShare", "Presignature", "PublicKeyInfo", "Signature", "Refresh", "Reshare",
     "ReshareReceipt", "simulate_keygen", "simulate_presign", "simulate_sign", "simulate_refresh",
     "simulate_reshare", "derive_public_key", "import_tss_lib",
