@@ -162,8 +162,10 @@ def test_keygen_round_1_equivocation_is_caught_by_the_echo():
 
 
 # ----------------------------------------------------------------------------- presign
-# (layouts as of the presign with a blame round: r1 K, G | Πenc; r2 Gamma, (D, F, D^, F^) per
-# peer | Πaff-g, Πaff-g, Πlog*; r3 delta, Delta | Πlog*; r4 mode, echo of r3, S.)
+# (layouts as of the presign with a blame round: r1 K, G | Πenc; r2 echo of r1, Gamma,
+# (D, F, D^, F^) per peer | Πaff-g, Πaff-g, Πlog*; r3 echo of r2, delta, Delta | Πlog*;
+# r4 mode, echo of r3, S.)
+ECHO = 32 * 3  # one digest per signer
 SIGNERS = 3
 
 
@@ -176,6 +178,7 @@ def swap_K_and_G(payload):
 
 def presign_r2_bcast(part):
     def change(payload):
+        echo, payload = payload[:ECHO], payload[ECHO:]
         r = Reader(payload)
         Gamma = r.point()
         answers = [[r.int() for _ in range(4)] for _ in range(SIGNERS - 1)]
@@ -185,7 +188,7 @@ def presign_r2_bcast(part):
         else:
             for a in answers:  # D <-> D^ in the answer to every recipient
                 a[0], a[2] = a[2], a[0]
-        w = Writer().point(Gamma)
+        w = Writer().raw(echo).point(Gamma)
         for a in answers:
             for c in a:
                 w.int(c)
@@ -212,6 +215,7 @@ def presign_r2_p2p(index):
 
 def presign_r3_bcast(part):
     def change(payload):
+        echo, payload = payload[:ECHO], payload[ECHO:]
         r = Reader(payload)
         delta = r.int()
         Delta = r.point()
@@ -220,7 +224,7 @@ def presign_r3_bcast(part):
             delta = (delta + 1) % N_SECP256K1
         else:
             Delta = Delta + G
-        return Writer().int(delta).point(Delta).getvalue()
+        return Writer().raw(echo).int(delta).point(Delta).getvalue()
 
     return change
 
@@ -282,7 +286,8 @@ class WrongDelta(Presign):
     def _round_2(self, bcast, p2p):
         out = super()._round_2(bcast, p2p)
         self._delta_i = (self._delta_i + 1) % N_SECP256K1
-        payload = Writer().int(self._delta_i).point(self._Delta_i).getvalue()
+        echo = self._r3[self.index][:ECHO]
+        payload = Writer().raw(echo).int(self._delta_i).point(self._Delta_i).getvalue()
         self._r3[self.index] = payload
         return [dataclasses.replace(m, payload=payload) if m.is_broadcast else m for m in out]
 

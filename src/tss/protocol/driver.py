@@ -21,6 +21,7 @@ Outgoing messages go through the same validator (``_check_outgoing``) as incomin
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +29,19 @@ from typing import Any
 from ..errors import DecodeError, InvalidProof, ProtocolAborted, TssError, UsageError
 from .message import Message
 
-__all__ = ["RoundMachine"]
+__all__ = ["RoundMachine", "echo_digests"]
+
+
+def echo_digests(session_id: bytes, round: int, payloads: dict[int, bytes]) -> bytes:
+    """One 32-byte digest per party, in id order, of the ``round`` broadcasts as received: sent
+    in the next round so that every party can tell whether all saw the same (reliable
+    broadcast, attack A-13)."""
+    out = []
+    for j in sorted(payloads):
+        h = hashlib.sha256(b"tss/echo" + session_id + bytes([round]) + j.to_bytes(2, "big"))
+        h.update(payloads[j])
+        out.append(h.digest())
+    return b"".join(out)
 
 
 class RoundMachine:
@@ -189,6 +202,21 @@ class RoundMachine:
                         f"({exc.proof}: {exc.reason})")
         except DecodeError as exc:
             self._abort([sender], self._round, f"{what + ': ' if what else ''}malformed ({exc})")
+
+    def _check_echo(self, j: int, echo: bytes, mine: dict[int, bytes], round: int) -> None:
+        """Compare party j's echo of the ``round`` broadcasts with what this party received.
+        On a difference one of two parties equivocated: j, or the party whose broadcast differs
+        (just j when that party is j or this party)."""
+        expected = echo_digests(self.session_id, round, mine)
+        if echo == expected:
+            return
+        for pos, k in enumerate(sorted(mine)):
+            if echo[32 * pos:32 * pos + 32] != expected[32 * pos:32 * pos + 32]:
+                culprits = [j] if k in (j, self.index) else [j, k]
+                self._abort(culprits, round + 1,
+                            f"echo mismatch: party {j} saw a different round-{round} "
+                            f"broadcast from party {k}")
+        self._abort([j], round + 1, "malformed echo")  # pragma: no cover
 
     # ---------------------------------------------------------------------- messages
     def broadcast(self, payload: bytes) -> Message:

@@ -34,20 +34,10 @@ from ..vss import commitment_at, deal, verify_share
 from ..zk import fac, mod, prm, sch
 from ..zk._codec import Reader, Writer
 from ..zk._common import ProofContext
-from .driver import RoundMachine
+from .driver import RoundMachine, echo_digests
 from .message import Message
 
 __all__ = ["Keygen", "AuxDealing", "echo_digests"]
-
-
-def echo_digests(session_id: bytes, round: int, payloads: dict[int, bytes]) -> bytes:
-    """One 32-byte digest per party, in index order: what this party received in ``round``."""
-    out = []
-    for j in sorted(payloads):
-        h = hashlib.sha256(b"tss/echo" + session_id + bytes([round]) + j.to_bytes(2, "big"))
-        h.update(payloads[j])
-        out.append(h.digest())
-    return b"".join(out)
 
 
 class AuxDealing(RoundMachine):
@@ -140,18 +130,6 @@ class AuxDealing(RoundMachine):
         return out
 
     # ---------------------------------------------------------------- round 3
-    def _check_echo(self, j: int, echo: bytes, mine: dict[int, bytes], round: int) -> None:
-        expected = echo_digests(self.session_id, round, mine)
-        if echo == expected:
-            return
-        # find the first party whose broadcast j saw differently: one of the two equivocated
-        for pos, k in enumerate(sorted(mine)):
-            if echo[32 * pos:32 * pos + 32] != expected[32 * pos:32 * pos + 32]:
-                culprits = [j] if k in (j, self.index) else [j, k]
-                self._abort(culprits, round + 1,
-                            f"echo mismatch: party {j} saw a different round-{round} "
-                            f"broadcast from party {k}")
-        self._abort([j], round + 1, "malformed echo")  # pragma: no cover
 
     def _round_2(self, bcast: dict[int, bytes], p2p: dict[int, bytes]) -> list[Message]:
         t, n = self.threshold, self.parties

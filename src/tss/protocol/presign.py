@@ -8,13 +8,15 @@ parameters rp_j. Enc_i is encryption under N_i.
 
 Round 1 (broadcast): K_i = Enc_i(k_i), G_i = Enc_i(gamma_i).
     (p2p to j): Πenc for K_i against rp_j.
-Round 2 (broadcast): Gamma_i = gamma_i G, and the MtA answers to every peer j's K_j:
+Round 2 (broadcast): an echo of the round-1 broadcasts; Gamma_i = gamma_i G, and the MtA
+    answers to every peer j's K_j:
     D_ji = K_j^gamma_i Enc_j(y), F_ji = Enc_i(y), and D^_ji, F^_ji (the same with w_i).
     Broadcasting the ciphertexts costs nothing in secrecy and lets everyone later recompute an
     encryption of any party's delta_i and chi_i.
     (p2p to j): Πaff-g for D_ji (X = Gamma_i) and for D^_ji (X = W_i); Πlog* tying G_i to
     Gamma_i.
-Round 3 (broadcast): delta_i, Delta_i = k_i Gamma.  (p2p): Πlog* tying K_i to Delta_i.
+Round 3 (broadcast): an echo of the round-2 broadcasts; delta_i, Delta_i = k_i Gamma.
+    (p2p): Πlog* tying K_i to Delta_i.
 Round 4 (broadcast): an echo of the round-3 broadcasts and S_i = chi_i R, R = delta^-1 Gamma.
     Done when sum S_j = Y. Each later partial signature is then checked alone against
     R̄_j = k_j R = delta^-1 Delta_j and S_j.
@@ -41,8 +43,7 @@ from ..vss import lagrange_at_zero
 from ..zk import aff_g, enc, log_star
 from ..zk._codec import Reader, Writer
 from ..zk._common import ProofContext
-from .driver import RoundMachine
-from .keygen import echo_digests
+from .driver import RoundMachine, echo_digests
 from .message import Message
 
 __all__ = ["Presign", "sum_range_bits"]
@@ -152,7 +153,9 @@ class Presign(RoundMachine):
         self._gamma = rng.scalar(Q)
         self._K, self._rho = sk.encrypt(self._k, rng)
         self._Gc, self._nu = sk.encrypt(self._gamma, rng)
-        out = [self.broadcast(Writer().int(self._K).int(self._Gc).getvalue())]
+        payload = Writer().int(self._K).int(self._Gc).getvalue()
+        self._r1 = {self.index: payload}
+        out = [self.broadcast(payload)]
         ctx = self._ctx(self.index, 1)
         for j in self.peers:
             proof = enc.prove(ctx, enc.Statement(sk.public, self._K, self._rp[j]),
@@ -166,6 +169,7 @@ class Presign(RoundMachine):
         self._Kj: dict[int, int] = {self.index: self._K}
         self._Gj: dict[int, int] = {}
         for j in self.peers:
+            self._r1[j] = bcast[j]
             with self._blame(j, "round 1"):
                 r = Reader(bcast[j])
                 K, Gc = r.int(), r.int()
@@ -196,11 +200,13 @@ class Presign(RoundMachine):
                                                            self._rp[j], G),
                                    log_star.Witness(self._gamma, self._nu, sk), rng)
             proofs[j] = [psi.to_bytes(), psi_h.to_bytes(), psi_l.to_bytes()]
-        w = Writer().point(self._Gamma_i)
+        w = Writer().raw(echo_digests(self.session_id, 1, self._r1)).point(self._Gamma_i)
         for j in self.peers:
             for c in self._mta[(j, me)]:
                 w.int(c)
-        out = [self.broadcast(w.getvalue())]
+        payload = w.getvalue()
+        self._r2 = {me: payload}
+        out = [self.broadcast(payload)]
         for j in self.peers:
             pw = Writer()
             for blob in proofs[j]:
@@ -217,11 +223,16 @@ class Presign(RoundMachine):
         self._Gammas = {me: self._Gamma_i}
         alpha: dict[int, int] = {}
         alpha_hat: dict[int, int] = {}
+        echo_len = 32 * len(self.participants)
         for j in self.peers:
             ctx = self._ctx(j, 2)
             pkj = self._pk[j]
+            self._r2[j] = bcast[j]
             with self._blame(j, "round 2"):
                 r = Reader(bcast[j])
+                echo = r.raw(echo_len)
+            self._check_echo(j, echo, self._r1, 1)
+            with self._blame(j, "round 2"):
                 Gamma_j = r.point()
                 answers = {}
                 for k in self.participants:
@@ -260,7 +271,8 @@ class Presign(RoundMachine):
                        + sum(alpha_hat[j] + self._beta_hat[j] for j in self.peers)) % Q
         rng = self._rng
         ctx = self._ctx(me, 3)
-        payload = Writer().int(self._delta_i).point(self._Delta_i).getvalue()
+        payload = (Writer().raw(echo_digests(self.session_id, 2, self._r2))
+                   .int(self._delta_i).point(self._Delta_i).getvalue())
         self._r3 = {me: payload}
         out = [self.broadcast(payload)]
         for j in self.peers:
@@ -275,10 +287,14 @@ class Presign(RoundMachine):
         my_rp = self._rp[self.index]
         self._deltas = {self.index: self._delta_i}
         Deltas = {self.index: self._Delta_i}
+        echo_len = 32 * len(self.participants)
         for j in self.peers:
             self._r3[j] = bcast[j]
             with self._blame(j, "round 3"):
                 r = Reader(bcast[j])
+                echo = r.raw(echo_len)
+            self._check_echo(j, echo, self._r2, 2)
+            with self._blame(j, "round 3"):
                 d = r.int()
                 Dj = r.point()
                 r.end()
@@ -346,13 +362,7 @@ class Presign(RoundMachine):
             r = Reader(data)
             mode = r.raw(1)[0]
             their_echo = r.raw(len(echo))
-        if their_echo != echo:
-            mine = self._r3 if round == 4 else self._r4
-            for pos, k in enumerate(sorted(mine)):
-                if their_echo[32 * pos:32 * pos + 32] != echo[32 * pos:32 * pos + 32]:
-                    culprits = [j] if k in (j, self.index) else [j, k]
-                    self._abort(culprits, round, f"echo mismatch: party {j} saw a different "
-                                                 f"round-{round - 1} broadcast from party {k}")
+        self._check_echo(j, their_echo, self._r3 if round == 4 else self._r4, round - 1)
         if mode != self._mode:
             self._abort([j], round, "did not follow the protocol's branch (blame or not)")
         return r

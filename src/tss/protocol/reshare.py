@@ -40,8 +40,7 @@ from ..vss import commitment_at, deal, lagrange_at_zero, verify_share
 from ..zk import fac, mod, prm, sch
 from ..zk._codec import Reader, Writer
 from ..zk._common import ProofContext
-from .driver import RoundMachine
-from .keygen import echo_digests
+from .driver import RoundMachine, echo_digests
 from .message import Message
 
 __all__ = ["Reshare", "ReshareReceipt", "NEW_MEMBER_BASE"]
@@ -269,7 +268,6 @@ class Reshare(RoundMachine):
         if not self.is_new:
             return []
         echo_len = 32 * len(self.participants)
-        expected = echo_digests(self.session_id, 1, self._r1)
         for j in self.new_ids:
             if j == self.index:
                 continue
@@ -280,12 +278,7 @@ class Reshare(RoundMachine):
                 sch_p = sch.Proof.from_bytes(r.blob())
                 r.end()
                 fac_p = fac.Proof.from_bytes(p2p[j], self.level)
-            if echo != expected:
-                for pos, k in enumerate(sorted(self._r1)):
-                    if echo[32 * pos:32 * pos + 32] != expected[32 * pos:32 * pos + 32]:
-                        culprits = [j] if k in (j, self.index) else [j, k]
-                        self._abort(culprits, 2, f"echo mismatch: party {j} saw a different "
-                                                 f"round-1 broadcast from party {k}")
+            self._check_echo(j, echo, self._r1, 1)
             with self._blame(j, "round 2"):
                 sch.verify(ctx, sch.Statement(self._X[j - NEW_MEMBER_BASE]), sch_p)
                 fac.verify(ctx, fac.Statement(self._rps[j].n, self._rp.params), fac_p)
