@@ -87,6 +87,10 @@ class KeyShare:
     _validated: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
+        # only the two canonical levels exist: a look-alike object never sets the constants
+        if not isinstance(self.level, SecurityLevel):
+            raise DecodeError("level must be a SecurityLevel")
+        object.__setattr__(self, "level", level_by_code(self.level.code))
         self.validate()
 
     # -- public views ---------------------------------------------------------------------

@@ -4,6 +4,8 @@ tests/protocol/protocol_support.py for why).
 * ``free_port()``, ``wait_http(url)``;
 * ``ServeProcess``: ``python -m tss.node serve ...`` as a subprocess on loopback, stopped by
   SIGTERM then SIGKILL, its stderr kept in a file for failure messages;
+* ``Cluster`` / ``cluster()``: coordinator, router and server parties, each its own
+  ``tss serve --role ...`` process over one bus; ``registered()`` waits for the parties;
 * ``nats_server()`` and ``postgres_server()``: real servers on free loopback ports in temporary
   directories (skipped with a reason when the binaries are missing);
 * ``verify_der()``: ECDSA verification with ``cryptography``.
@@ -11,6 +13,7 @@ tests/protocol/protocol_support.py for why).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -95,6 +98,10 @@ class ServeProcess:
         return list(PORT_FLAGS) if self.role == "all" else [self.role]
 
     def start(self, timeout: float = 90.0) -> ServeProcess:
+        self.spawn()
+        return self.ready(timeout)
+
+    def spawn(self) -> ServeProcess:
         cmd = [sys.executable, "-m", "tss.node", "serve", "--role", self.role,
                "--data-dir", str(self.data_dir), "--api-key", API_KEY,
                "--host", "127.0.0.1", "--log-level", "info"]
@@ -109,6 +116,9 @@ class ServeProcess:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
                                          cwd=str(self.data_dir), start_new_session=True)
+        return self
+
+    def ready(self, timeout: float = 90.0) -> ServeProcess:
         try:
             for role in self.roles():
                 wait_http(self.url(role) + HEALTH[role], timeout=timeout, proc=self.proc,
@@ -143,6 +153,96 @@ class ServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ---------------------------------------------------------------------- a multi-process cluster
+SERVERS = ("server-party-1", "server-party-2", "server-party-3")
+SEED_PARTICIPANTS = [{"party_id": p, "device_type": "server", "device_id": f"party{i + 1}"}
+                     for i, p in enumerate(SERVERS)]
+
+
+class Cluster:
+    """Coordinator, router and one process per server party (``parties``) over ``bus``."""
+
+    def __init__(self, root: Path, bus: str, parties: tuple[str, ...] = SERVERS) -> None:
+        self.root = root
+        self.bus = bus
+        self.parties = parties
+        self.coordinator_port = free_port()
+        self.router_port = free_port()
+        self.procs: dict[str, ServeProcess] = {}
+
+    def _proc(self, name: str, role: str, *extra: str) -> ServeProcess:
+        ports = {r: free_port() for r in PORT_FLAGS}
+        ports["coordinator"] = self.coordinator_port
+        ports["router"] = self.router_port
+        return ServeProcess(self.root / name, role=role, ports=ports, name=name,
+                            args=("--bus", self.bus, "--paillier-pool", "1", *extra))
+
+    def _party(self, pid: str) -> ServeProcess:
+        old = self.procs.get(pid)
+        p = self._proc(pid, "party", "--party-id", pid)
+        if old is not None:
+            p.ports["party"] = old.ports["party"]
+        self.procs[pid] = p
+        return p
+
+    def start_party(self, pid: str) -> ServeProcess:
+        return self._party(pid).start()
+
+    def start(self) -> Cluster:
+        self.procs["coordinator"] = self._proc("coordinator", "coordinator").start()
+        # the coordinator made the bus tables: the others start side by side
+        rest = [self._proc("router", "router").spawn()]
+        self.procs["router"] = rest[0]
+        rest += [self._party(pid).spawn() for pid in self.parties]
+        for p in rest:
+            p.ready()
+        return self
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            with contextlib.suppress(Exception):
+                p.stop()
+
+    @property
+    def coordinator(self) -> str:
+        return f"http://127.0.0.1:{self.coordinator_port}"
+
+    @property
+    def router(self) -> str:
+        return f"http://127.0.0.1:{self.router_port}"
+
+    def shares_of(self, pid: str) -> list[dict[str, Any]]:
+        """The party's share rows (key id, version, state), from its admin API."""
+        r = httpx.get(self.procs[pid].url("party") + f"/api/v1/parties/{pid}/keys",
+                      headers={"X-API-Key": API_KEY}, timeout=10)
+        assert r.status_code == 200, r.text
+        return list(r.json()["keys"])
+
+    def keys_of(self, pid: str) -> list[str]:
+        """The ids of the keys the party holds an active share of."""
+        return sorted({k["key_id"] for k in self.shares_of(pid) if k["state"] == "active"})
+
+
+@contextlib.contextmanager
+def cluster(root: Path, bus: str, parties: tuple[str, ...] = SERVERS) -> Iterator[Cluster]:
+    c = Cluster(root, bus, parties)
+    try:
+        yield c.start()
+    finally:
+        c.stop()
+
+
+async def registered(c: Any, names: tuple[str, ...]) -> None:
+    """Wait until the coordinator (a ``CoordinatorClient``) sees every party in ``names``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = {p["party_id"] for p in (await c.parties())["parties"]}
+        if set(names) <= got:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("parties did not register")
 
 
 # ---------------------------------------------------------------------- external servers

@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from . import subjects
-from .coordinator import Coordinator, KeygenRequest, SignRequest
+from .coordinator import (
+    Coordinator,
+    KeygenRequest,
+    RefreshRequest,
+    ReshareRequest,
+    SignRequest,
+)
 from .http import ApiError, ApiKeyGuard, BodyLimit, api_key_header, install_errors
 
 __all__ = ["coordinator_app", "session_coordinator_app", "health_app"]
@@ -33,7 +39,8 @@ def health_app(service: str, *, title: str) -> FastAPI:
 
 def coordinator_app(coord: Coordinator, api_key: str) -> Any:
     app = FastAPI(title="tss coordinator (account-service)", version="1.0",
-                  description="Threshold-ECDSA sessions: keygen and sign. See docs/node.md.")
+                  description="Threshold-ECDSA sessions: keygen, sign, reshare and refresh. "
+                              "See docs/node.md.")
     install_errors(app)
 
     @app.get("/health")
@@ -51,6 +58,24 @@ def coordinator_app(coord: Coordinator, api_key: str) -> Any:
                    x_api_key: str | None = Security(api_key_header)) -> dict[str, Any]:
         """Create a signing session for a 32-byte message hash."""
         return await coord.create_sign(req)
+
+    @app.post("/api/v1/mpc/reshare", status_code=201,
+              responses={**_KEY_DOC, "404": {"description": "Unknown key"},
+                         "409": {"description": "Another reshare or refresh of the key runs"}})
+    async def reshare(req: ReshareRequest,
+                      x_api_key: str | None = Security(api_key_header)) -> dict[str, Any]:
+        """Move the key to a new committee and threshold (same public key, epoch + 1). The
+        parties switch to the new shares, and old members delete their old ones, only when
+        the session completes; a failed reshare leaves the key as it was."""
+        return await coord.create_reshare(req)
+
+    @app.post("/api/v1/mpc/refresh", status_code=201,
+              responses={**_KEY_DOC, "404": {"description": "Unknown key"},
+                         "409": {"description": "Another reshare or refresh of the key runs"}})
+    async def refresh(req: RefreshRequest,
+                      x_api_key: str | None = Security(api_key_header)) -> dict[str, Any]:
+        """New shares of the same key for the same parties (epoch + 1)."""
+        return await coord.create_refresh(req)
 
     @app.get("/api/v1/mpc/sessions/{session_id}", responses=_KEY_DOC)
     async def session(session_id: str,

@@ -12,6 +12,13 @@ The bus and the router carry only envelopes they cannot read, forge or replay:
   whole ``tss.Message`` (the same signature in each of the n-1 sealed copies);
 * the receiver drops an envelope whose ``(from, seq)`` it has already opened (a duplicate) and
   rejects anything that does not decrypt or whose inner message disagrees with the header.
+
+The header's ``from`` and ``to`` are roster indices (one per party of the session). A party may
+run more than one state machine in one session (a party in both committees of a reshare runs an
+old-member and a new-member machine, with library ids ``old index`` and ``NEW_MEMBER_BASE +
+new index``): ``owners`` maps every library id to the roster index of the party that runs it,
+and the inner message's sender and recipient must belong to the header's ``from`` and ``to``.
+Without ``owners`` a library id is the roster index.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ __all__ = ["Channel", "Peer", "EnvelopeError", "Header", "parse_header", "PROTO_
 
 MAGIC = b"TSE1"
 HEADER = struct.Struct(">4s16sBBHHQB")
-PROTO_CODES = {"keygen": 1, "presign": 2, "sign": 3}
+PROTO_CODES = {"keygen": 1, "presign": 2, "sign": 3, "refresh": 4, "reshare": 5}
 _PROTO_NAMES = {v: k for k, v in PROTO_CODES.items()}
 P2P, BCAST = 0, 1
 _BCAST_LABEL = b"tss-node/bcast/v1"
@@ -81,8 +88,10 @@ class Channel:
     """The sealing and opening side of one party in one session."""
 
     def __init__(self, sid: str, me: int, x25519_private: X25519PrivateKey,
-                 identity: IdentityKey, peers: list[Peer]) -> None:
+                 identity: IdentityKey, peers: list[Peer],
+                 owners: dict[int, int] | None = None) -> None:
         self.sid = str(uuid.UUID(sid))
+        self.owners = dict(owners) if owners is not None else None
         self._sid = uuid.UUID(sid).bytes
         self.me = me
         self.identity = identity
@@ -108,9 +117,15 @@ class Channel:
     def _nonce(seq: int) -> bytes:
         return b"\x00\x00\x00\x00" + seq.to_bytes(8, "big")
 
+    def owner(self, machine: int | None) -> int | None:
+        """The roster index of the party running library id ``machine``."""
+        if machine is None:
+            return None
+        return machine if self.owners is None else self.owners.get(machine)
+
     def seal(self, msg: tss.Message) -> list[tuple[int, bytes]]:
         """The envelopes carrying ``msg``: one per recipient (n-1 for a broadcast)."""
-        if msg.sender != self.me or msg.protocol not in PROTO_CODES:
+        if self.owner(msg.sender) != self.me or msg.protocol not in PROTO_CODES:
             raise EnvelopeError("not a message of this party")
         raw = msg.to_bytes()
         if msg.recipient is None:
@@ -118,10 +133,11 @@ class Channel:
             plain = sig + raw
             targets = sorted(self.peers)
         else:
-            if msg.recipient not in self.peers:
+            to = self.owner(msg.recipient)
+            if to not in self.peers:
                 raise EnvelopeError("recipient is not a party of this session")
             plain = raw
-            targets = [msg.recipient]
+            targets = [to]
         out = []
         for j in targets:
             seq = self._seq[j]
@@ -158,9 +174,9 @@ class Channel:
             msg = tss.Message.from_bytes(raw)
         except tss.DecodeError as exc:
             raise EnvelopeError(f"undecodable message ({exc})") from None
-        if (msg.sender != h.sender or msg.round != h.round or msg.protocol != h.protocol
-                or (msg.recipient is None) != h.broadcast
-                or (msg.recipient is not None and msg.recipient != self.me)):
+        if (self.owner(msg.sender) != h.sender or msg.round != h.round
+                or msg.protocol != h.protocol or (msg.recipient is None) != h.broadcast
+                or (msg.recipient is not None and self.owner(msg.recipient) != self.me)):
             raise EnvelopeError("message does not match its envelope")
         if h.broadcast and not verify_ed25519(self.peers[h.sender].ed25519, sig,
                                               _BCAST_LABEL + self._sid + raw):

@@ -5,7 +5,9 @@
 * :class:`DeviceParty`: a device party (a phone, a wallet app, the mpc-service acting for a
   user): joins a session with its join token through the router, checks the coordinator's
   signed roster, runs the protocol with its envelopes sealed end to end, reports a signed
-  result and returns the ``tss.KeyShare`` or ``tss.Signature``.
+  result and returns the ``tss.KeyShare`` or ``tss.Signature`` (``reshare``/``refresh``: the
+  new share once the coordinator's signed ``completed`` arrives, None for an old member that
+  leaves the committee: it deletes its old share then, and only then).
 * :class:`DeviceBundle` and :func:`open_bundle`: what a device keeps (its share and its
   identity key) and how the identity service's ``encryptedShare`` opens.
 
@@ -42,7 +44,16 @@ from .crypto import (
     unb64u,
     x25519_public_bytes,
 )
-from .run import ProtocolRun, RunFailed, sign_report, verify_roster
+from .run import (
+    ChangeOutcome,
+    ProtocolRun,
+    RunFailed,
+    change_report,
+    keygen_report,
+    sign_report,
+    verify_final,
+    verify_roster,
+)
 from .tokens import join_binding
 
 __all__ = ["CoordinatorClient", "DeviceParty", "DeviceBundle", "open_bundle", "ClientError",
@@ -117,6 +128,26 @@ class CoordinatorClient:
                                   "derivation_path": derivation_path, "purpose": purpose,
                                   "timeout_seconds": timeout_seconds}.items() if v is not None}
         return _raise_for(await self._http.post("/api/v1/mpc/sign", json=body))
+
+    async def reshare(self, new_threshold_t: int, new_participants: list[dict[str, Any]], *,
+                      key_id: str | None = None, public_key: str | None = None,
+                      old_participants: list[str] | None = None,
+                      timeout_seconds: int | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in {"key_id": key_id, "public_key": public_key,
+                                  "new_threshold_t": new_threshold_t,
+                                  "new_participants": new_participants,
+                                  "old_participants": old_participants,
+                                  "timeout_seconds": timeout_seconds}.items() if v is not None}
+        return _raise_for(await self._http.post("/api/v1/mpc/reshare", json=body))
+
+    async def refresh(self, *, key_id: str | None = None, public_key: str | None = None,
+                      timeout_seconds: int | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in {"key_id": key_id, "public_key": public_key,
+                                  "timeout_seconds": timeout_seconds}.items() if v is not None}
+        return _raise_for(await self._http.post("/api/v1/mpc/refresh", json=body))
+
+    async def key(self, key_id: str) -> dict[str, Any]:
+        return _raise_for(await self._http.get(f"/api/v1/mpc/keys/{key_id}"))
 
     async def session(self, session_id: str) -> dict[str, Any]:
         return _raise_for(await self._http.get(f"/api/v1/mpc/sessions/{session_id}"))
@@ -203,8 +234,27 @@ class DeviceParty:
         assert isinstance(out, tss.Signature)
         return out
 
+    async def reshare(self, session_id: str, join_token: str,
+                      share: tss.KeyShare | None = None, *,
+                      timeout: float = 180.0) -> tss.KeyShare | None:
+        """Take part in a reshare: with ``share`` as an old member, as a new member if the
+        roster says so (a device in both committees gives its share and gets a new one).
+        Returns the new share, or None for an old member that leaves the committee, only
+        once the coordinator's signed ``completed`` arrives: then replace (or delete) the old
+        share. A ``ClientError`` means the reshare failed: keep the old share."""
+        out = await self._session(session_id, join_token, share, timeout)
+        assert isinstance(out, ChangeOutcome)
+        return out.new_share
+
+    async def refresh(self, session_id: str, join_token: str, share: tss.KeyShare, *,
+                      timeout: float = 180.0) -> tss.KeyShare:
+        """Take part in a refresh; the new share (epoch + 1) once the session completed."""
+        out = await self._session(session_id, join_token, share, timeout)
+        assert isinstance(out, ChangeOutcome) and out.new_share is not None
+        return out.new_share
+
     async def _session(self, sid: str, token: str, share: tss.KeyShare | None,
-                       timeout: float) -> tss.KeyShare | tss.Signature:
+                       timeout: float) -> tss.KeyShare | tss.Signature | ChangeOutcome:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.router_url, timeout=30.0,
                                      transport=self._transport) as http:
@@ -237,12 +287,12 @@ class DeviceParty:
                         except RunFailed as exc:
                             raise ClientError(exc.reason, code=exc.code) from None
                         break
-                    if ev.get("type") in ("failed", "expired"):
+                    if ev.get("type") in ("failed", "expired") and verify_final(ev, pub, sid):
                         raise _final_error(ev)
             run = self._run_factory(roster, self.party_id, self.identity, x, share=share)
             transport = _RouterTransport(http, sid, joined["access_token"])
             task = asyncio.create_task(run.run(transport))
-            watch = asyncio.create_task(events.final(float(roster["deadline"]) + 5.0))
+            watch = asyncio.create_task(events.final(float(roster["deadline"]) + 5.0, pub))
             await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done() and (watch.result() or {}).get("type") == "completed":
                 # another signer finished first; our last messages are already in the mailbox
@@ -259,10 +309,10 @@ class DeviceParty:
                 watch.cancel()
                 await self._report(http, headers, sid, "failed", exc.to_dict())
                 raise ClientError(exc.reason, code=exc.code, body=exc.to_dict()) from None
-            if isinstance(result, tss.KeyShare):
-                await self._report(http, headers, sid, "result", {
-                    "key_id": result.key_id, "public_key": result.public_key.hex(),
-                    "chain_code": result.chain_code.hex(), "index": result.index})
+            if isinstance(result, (tss.KeyShare, ChangeOutcome)):
+                fields = (keygen_report(result) if isinstance(result, tss.KeyShare)
+                          else change_report(result))
+                await self._report(http, headers, sid, "result", fields)
                 ev = await watch
                 if ev is None or ev.get("type") != "completed":
                     raise _final_error(ev or {"type": "failed",
@@ -308,10 +358,12 @@ class _Events:
         self.cursor = int(body["next"])
         return [e["event"] for e in body["events"] if isinstance(e.get("event"), dict)]
 
-    async def final(self, until: float) -> dict[str, Any] | None:
+    async def final(self, until: float, coordinator_public: str) -> dict[str, Any] | None:
+        """The final event signed by the coordinator (others are ignored), or None."""
         while time.time() < until:
             for ev in await self.poll(min(10.0, until - time.time())):
-                if ev.get("type") in ("completed", "failed", "expired"):
+                if ev.get("type") in ("completed", "failed", "expired") and verify_final(
+                        ev, coordinator_public, self.sid):
                     return ev
         return None
 

@@ -8,9 +8,13 @@ Life of a session
     All joined -> the coordinator signs the roster (parties, indices, identity and X25519 keys,
     message, deadline) and publishes it -> ``in_progress``.
     Keygen completes when every party has reported (signed) the same public key; sign completes
-    with the first reported signature that verifies. A refusal, a proven protocol fault, a
+    with the first reported signature that verifies; reshare and refresh complete when every
+    new share is reported with the same public data and every old member of a reshare reports
+    the same receipt (all new members acknowledged), and only then is the key record switched
+    to the new committee, threshold and epoch. A refusal, a proven protocol fault, a
     disagreement or the deadline -> ``failed`` with ``error {code, reason, culprits}``; nobody
-    joining in time -> ``expired``.
+    joining in time -> ``expired``. The final event is signed: parties switch or drop shares
+    only on a verified one.
 
 ``threshold_t`` is the number of parties needed to sign (2 in 2-of-3), the library's own
 convention: :func:`library_threshold` is the one place that would convert it.
@@ -24,6 +28,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -35,13 +40,14 @@ import tss
 
 from . import subjects, tokens
 from .bus import Bus, BusError
-from .crypto import IdentityKey, unb64u
+from .crypto import IdentityKey, canonical_json, unb64u
 from .http import ApiError, iso
 from .party import seal_invite
-from .run import sign_roster, verify_report
+from .run import CHANGE_TYPES, sign_final, sign_roster, verify_report
 from .store import SqlStore, StoreConflict
 
-__all__ = ["Coordinator", "KeygenRequest", "SignRequest", "Participant", "library_threshold"]
+__all__ = ["Coordinator", "KeygenRequest", "SignRequest", "ReshareRequest", "RefreshRequest",
+           "Participant", "library_threshold"]
 
 log = logging.getLogger("tss.node.coordinator")
 
@@ -118,6 +124,65 @@ class SignRequest(BaseModel):
         return [p if isinstance(p, str) else p.party_id for p in self.participants]
 
 
+def _party_ids(items: list[str | Participant] | None) -> list[str] | None:
+    if items is None:
+        return None
+    return [p if isinstance(p, str) else p.party_id for p in items]
+
+
+class ReshareRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    public_key: str | None = Field(None, pattern=r"^0[23][0-9a-fA-F]{64}$",
+                                   description="Compressed SEC1, hex.")
+    new_threshold_t: int = Field(ge=1, le=16, description="Parties needed to sign after the "
+                                                          "reshare.")
+    new_threshold_n: int | None = Field(None, ge=2, le=16,
+                                        description="If given, must be the number of "
+                                                    "new_participants.")
+    new_participants: list[Participant] = Field(
+        min_length=2, max_length=16, description="The new committee, as keygen's "
+        "participants; a party of the key keeps its identity key.")
+    old_participants: list[str | Participant] | None = Field(
+        None, min_length=1, max_length=16, description="The parties of the key that take part "
+        "(at least its threshold); default: every party that holds a share.")
+    timeout_seconds: int | None = Field(None, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _check(self) -> ReshareRequest:
+        if self.key_id is None and self.public_key is None:
+            raise ValueError("key_id or public_key is required")
+        n = len(self.new_participants)
+        if self.new_threshold_n is not None and self.new_threshold_n != n:
+            raise ValueError("new_participants must list exactly new_threshold_n parties")
+        if self.new_threshold_t > n:
+            raise ValueError("new_threshold_t must not exceed the number of new participants")
+        ids = [p.party_id for p in self.new_participants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate party_id in new_participants")
+        old = _party_ids(self.old_participants)
+        if old is not None:
+            if len(set(old)) != len(old):
+                raise ValueError("duplicate party_id in old_participants")
+            for i in old:
+                if not subjects.PARTY_ID.match(i):
+                    raise ValueError("bad party_id")
+        return self
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    public_key: str | None = Field(None, pattern=r"^0[23][0-9a-fA-F]{64}$")
+    timeout_seconds: int | None = Field(None, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _check(self) -> RefreshRequest:
+        if self.key_id is None and self.public_key is None:
+            raise ValueError("key_id or public_key is required")
+        return self
+
+
 def _json(data: bytes) -> dict[str, Any]:
     try:
         v = json.loads(data)
@@ -143,6 +208,7 @@ class Coordinator:
         self.sweep_interval = sweep_interval
         self._tasks: list[asyncio.Task[Any]] = []
         self._lock = asyncio.Lock()
+        self._key_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -199,16 +265,21 @@ class Coordinator:
                             library_threshold(req.threshold_t), parties)
         return await self._create(doc)
 
-    async def create_sign(self, req: SignRequest) -> dict[str, Any]:
+    async def _lookup_key(self, key_id: str | None, public_key: str | None
+                          ) -> dict[str, Any]:
         key = None
-        if req.key_id is not None:
-            key = await self.store.get_key(key_id=req.key_id)
-        if key is None and req.public_key is not None:
-            key = await self.store.get_key(public_key=req.public_key.lower())
-        if key is None or (req.public_key is not None and
-                           key["public_key"] != req.public_key.lower()) or (
-                req.key_id is not None and key["key_id"] != req.key_id):
+        if key_id is not None:
+            key = await self.store.get_key(key_id=key_id)
+        if key is None and public_key is not None:
+            key = await self.store.get_key(public_key=public_key.lower())
+        if key is None or (public_key is not None and
+                           key["public_key"] != public_key.lower()) or (
+                key_id is not None and key["key_id"] != key_id):
             raise ApiError(404, "unknown_key", "no such key")
+        return key
+
+    async def create_sign(self, req: SignRequest) -> dict[str, Any]:
+        key = await self._lookup_key(req.key_id, req.public_key)
         by_id = {p["party_id"]: p for p in key["parties"]}
         wanted = req.participant_ids()
         t, n = int(key["threshold_t"]), int(key["threshold_n"])
@@ -243,8 +314,98 @@ class Coordinator:
         doc.update({"key_id": key["key_id"], "public_key": key["public_key"],
                     "chain_code": key["chain_code"], "message_hash": req.message_hash.lower(),
                     "derivation_path": path, "signing_public_key": derived.hex(),
-                    "purpose": req.purpose})
+                    "purpose": req.purpose, "epoch": int(key.get("epoch", 0))})
         return await self._create(doc)
+
+    # ------------------------------------------------------------------ API: reshare, refresh
+    async def _claim_key(self, key: dict[str, Any], sid: str) -> None:
+        """Mark ``key`` as being changed by session ``sid``: one reshare or refresh of a key at
+        a time (two would both start from the same epoch). 409 while another one runs."""
+        busy = key.get("change_session")
+        if busy:
+            got = await self.store.get_session(busy)
+            if got is not None and got[0]["status"] not in FINAL:
+                raise ApiError(409, "key_busy", f"session {busy} is changing this key",
+                               {"session_id": busy})
+        key["change_session"] = sid
+        await self.store.update_key(key)
+
+    async def create_reshare(self, req: ReshareRequest) -> dict[str, Any]:
+        async with self._key_lock:
+            key = await self._lookup_key(req.key_id, req.public_key)
+            if not key.get("key_info"):
+                raise ApiError(409, "key_info_unknown", "the coordinator has no public data of "
+                               "this key's sharing (made before reshare support)")
+            by_id = {p["party_id"]: p for p in key["parties"]}
+            t_old = int(key["threshold_t"])
+            old_ids = _party_ids(req.old_participants)
+            if old_ids is None:
+                old_ids = [p["party_id"] for p in key["parties"]]
+            for pid in old_ids:
+                if pid not in by_id:
+                    raise ApiError(422, "unknown_party", f"{pid!r} holds no share of this key")
+            if len(old_ids) < t_old:
+                raise ApiError(422, "not_enough_parties", f"this key needs {t_old} old "
+                               f"parties to reshare, got {len(old_ids)}")
+            old_set = set(old_ids)
+            new_pos = {p.party_id: j for j, p in enumerate(req.new_participants)}
+            parties: list[dict[str, Any]] = []
+            for kp in sorted((by_id[pid] for pid in old_set), key=lambda p: p["index"]):
+                parties.append({"party_id": kp["party_id"], "device_type": kp["device_type"],
+                                "device_id": kp.get("device_id"), "old_index": kp["index"],
+                                "new_index": new_pos.get(kp["party_id"]),
+                                "pinned": kp["ed25519"]})
+            for j, np in enumerate(req.new_participants):
+                if np.party_id in old_set:
+                    continue
+                kp = by_id.get(np.party_id)
+                if kp is not None:  # a party of the key keeps its type and identity key
+                    entry = {"device_type": kp["device_type"], "device_id": kp.get("device_id"),
+                             "pinned": kp["ed25519"]}
+                else:
+                    pinned = None
+                    if np.device_type in SERVER_TYPES:
+                        reg = await self.party_registration(np.party_id)
+                        if reg is None and self.require_registered:
+                            raise ApiError(422, "unknown_party", f"no {np.device_type} party "
+                                           f"{np.party_id!r} is registered")
+                        pinned = str(reg["ed25519"]) if reg and reg.get("ed25519") else None
+                    entry = {"device_type": np.device_type, "device_id": np.device_id,
+                             "pinned": pinned}
+                parties.append({"party_id": np.party_id, "old_index": None, "new_index": j,
+                                **entry})
+            for i, p in enumerate(parties):
+                p["index"] = i
+            n2, t2 = len(req.new_participants), req.new_threshold_t
+            now = time.time()
+            timeout = float(req.timeout_seconds or self.keygen_timeout)
+            doc = self._new_doc("reshare", now, timeout, n2, t2, parties)
+            doc.update({"key_id": key["key_id"], "public_key": key["public_key"],
+                        "chain_code": key["chain_code"], "epoch": int(key.get("epoch", 0)),
+                        "key_info": key["key_info"], "old_threshold_t": t_old,
+                        "old_threshold_n": int(key["threshold_n"]), "new_threshold_t": t2,
+                        "new_threshold_n": n2, "slots": len(parties),
+                        "old_participants": [p["party_id"] for p in parties
+                                             if p["old_index"] is not None],
+                        "new_participants": [p.party_id for p in req.new_participants]})
+            await self._claim_key(key, doc["session_id"])
+            return await self._create(doc)
+
+    async def create_refresh(self, req: RefreshRequest) -> dict[str, Any]:
+        async with self._key_lock:
+            key = await self._lookup_key(req.key_id, req.public_key)
+            parties = [{"party_id": p["party_id"], "device_type": p["device_type"],
+                        "device_id": p.get("device_id"), "index": p["index"],
+                        "pinned": p["ed25519"]}
+                       for p in sorted(key["parties"], key=lambda p: p["index"])]
+            now = time.time()
+            timeout = float(req.timeout_seconds or self.keygen_timeout)
+            doc = self._new_doc("refresh", now, timeout, int(key["threshold_n"]),
+                                int(key["threshold_t"]), parties)
+            doc.update({"key_id": key["key_id"], "public_key": key["public_key"],
+                        "chain_code": key["chain_code"], "epoch": int(key.get("epoch", 0))})
+            await self._claim_key(key, doc["session_id"])
+            return await self._create(doc)
 
     def _new_doc(self, typ: str, now: float, timeout: float, n: int, t: int,
                  parties: list[dict[str, Any]]) -> dict[str, Any]:
@@ -267,7 +428,8 @@ class Coordinator:
         for p in doc["participants"]:
             token, _claims = tokens.issue(
                 self.key, sid=sid, party_id=p["party_id"], idx=p["index"],
-                role=p["device_type"], typ=doc["session_type"], n=doc["threshold_n"],
+                role=p["device_type"], typ=doc["session_type"],
+                n=int(doc.get("slots", doc["threshold_n"])),
                 t=doc["threshold_t"], ttl=doc["join_deadline"] - doc["created_at"],
                 now=doc["created_at"], ed25519=p.get("pinned"))
             issued[p["party_id"]] = token
@@ -277,9 +439,12 @@ class Coordinator:
             if p["device_type"] in SERVER_TYPES:
                 inv = {"sid": sid, "type": doc["session_type"],
                        "deadline": doc["join_deadline"], "key_id": doc.get("key_id"),
-                       "purpose": doc.get("purpose"),
+                       "purpose": doc.get("purpose"), "epoch": doc.get("epoch"),
                        **seal_invite(invite_keys.get(p["party_id"]), issued[p["party_id"]],
                                      sid, p["party_id"])}
+                if doc["session_type"] == "reshare":
+                    inv.update({"old": p["old_index"] is not None,
+                                "new": p["new_index"] is not None})
                 try:
                     await self.bus.publish(subjects.invite(p["party_id"]),
                                            json.dumps(inv).encode(),
@@ -299,6 +464,24 @@ class Coordinator:
                         "message_hash": doc["message_hash"],
                         "derivation_path": doc["derivation_path"],
                         "participants": [p["party_id"] for p in doc["participants"]]})
+        out.update(self._change_fields(doc))
+        return out
+
+    @staticmethod
+    def _change_fields(doc: dict[str, Any]) -> dict[str, Any]:
+        typ = doc["session_type"]
+        if typ not in CHANGE_TYPES:
+            return {}
+        out: dict[str, Any] = {"key_id": doc["key_id"], "public_key": doc["public_key"],
+                               "epoch": doc["epoch"],
+                               "participants": [p["party_id"] for p in doc["participants"]]}
+        if typ == "reshare":
+            out.update({"old_threshold_t": doc["old_threshold_t"],
+                        "old_threshold_n": doc["old_threshold_n"],
+                        "new_threshold_t": doc["new_threshold_t"],
+                        "new_threshold_n": doc["new_threshold_n"],
+                        "old_participants": doc["old_participants"],
+                        "new_participants": doc["new_participants"]})
         return out
 
     # ------------------------------------------------------------------ API: read
@@ -312,11 +495,14 @@ class Coordinator:
             return None
         return self.view(got[0])
 
-    @staticmethod
-    def view(doc: dict[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def view(cls, doc: dict[str, Any]) -> dict[str, Any]:
         parts = [{"party_id": p["party_id"], "device_type": p["device_type"],
                   "device_id": p.get("device_id"), "index": p["index"],
                   "joined": p["joined_at"] is not None} for p in doc["participants"]]
+        if doc["session_type"] == "reshare":
+            for entry, p in zip(parts, doc["participants"]):
+                entry.update({"old_index": p["old_index"], "new_index": p["new_index"]})
         out: dict[str, Any] = {
             "session_id": doc["session_id"], "session_type": doc["session_type"],
             "status": doc["status"], "threshold_n": doc["threshold_n"],
@@ -330,6 +516,7 @@ class Coordinator:
             out.update({"key_id": doc["key_id"], "public_key": doc["public_key"],
                         "message_hash": doc["message_hash"],
                         "derivation_path": doc["derivation_path"]})
+        out.update({k: v for k, v in cls._change_fields(doc).items() if k != "participants"})
         return out
 
     async def key_view(self, key_id: str) -> dict[str, Any] | None:
@@ -340,7 +527,10 @@ class Coordinator:
                 "threshold_t": key["threshold_t"], "threshold_n": key["threshold_n"],
                 "parties": [{"party_id": p["party_id"], "device_type": p["device_type"],
                              "index": p["index"]} for p in key["parties"]],
-                "created_at": iso(key["created_at"]), "session_id": key["session_id"]}
+                "epoch": int(key.get("epoch", 0)),
+                "created_at": iso(key["created_at"]), "session_id": key["session_id"],
+                "updated_at": iso(key.get("updated_at")),
+                "history": key.get("history", [])}
 
     # ------------------------------------------------------------------ state changes
     async def _mutate(self, sid: str, fn: Any) -> dict[str, Any] | None:
@@ -384,7 +574,8 @@ class Coordinator:
             key = {"key_id": result["key_id"], "public_key": result["public_key"],
                    "chain_code": doc["chain_code_agreed"], "threshold_t": doc["threshold_t"],
                    "threshold_n": doc["threshold_n"], "session_id": sid,
-                   "created_at": time.time(),
+                   "created_at": time.time(), "epoch": 0,
+                   "key_info": doc.get("key_info_agreed"),
                    "parties": [{"party_id": p["party_id"], "device_type": p["device_type"],
                                 "device_id": p.get("device_id"), "index": p["index"],
                                 "ed25519": p["ed25519"]} for p in doc["participants"]]}
@@ -392,11 +583,47 @@ class Coordinator:
                 await self.store.put_key(key)
             except StoreConflict:
                 log.warning("session %s: key %s exists already", sid, result["key_id"])
-        await self._publish_ctl(sid, {"type": status, "result": result, "error": error},
+        if doc["session_type"] in CHANGE_TYPES:
+            await self._settle_key(doc, completed=status == "completed")
+        await self._publish_ctl(sid, sign_final(self.key, sid, status, result, error),
                                 msg_id=f"final.{sid}")
         log.info("session %s: %s%s", sid, status,
                  f" ({error['code']}: {error['reason']})" if error else "")
         return True
+
+    async def _settle_key(self, doc: dict[str, Any], *, completed: bool) -> None:
+        """The end of a reshare or refresh: on success the key record moves to the new
+        committee, threshold and epoch (before the signed ``completed`` goes out, so a sign
+        session created after it uses the new sharing); either way the key is free again."""
+        sid = doc["session_id"]
+        async with self._key_lock:
+            key = await self.store.get_key(key_id=doc["key_id"])
+            if key is None:  # pragma: no cover - keys are never deleted
+                return
+            if key.get("change_session") == sid:
+                key["change_session"] = None
+            if completed:
+                agreed = doc["agreed"]
+                if doc["session_type"] == "reshare":
+                    key["parties"] = sorted(
+                        ({"party_id": p["party_id"], "device_type": p["device_type"],
+                          "device_id": p.get("device_id"), "index": p["new_index"],
+                          "ed25519": p["ed25519"]}
+                         for p in doc["participants"] if p["new_index"] is not None),
+                        key=lambda p: p["index"])
+                    key["threshold_t"] = doc["new_threshold_t"]
+                    key["threshold_n"] = doc["new_threshold_n"]
+                key["epoch"] = int(agreed["epoch"])
+                key["key_info"] = agreed["key_info"]
+                key["sharing_id"] = agreed["sharing_id"]
+                key["updated_at"] = time.time()
+                key["history"] = [*key.get("history", [])[-19:],
+                                  {"session_id": sid, "type": doc["session_type"],
+                                   "epoch": int(agreed["epoch"]),
+                                   "threshold_t": key["threshold_t"],
+                                   "threshold_n": key["threshold_n"]}]
+            if not await self.store.update_key(key):  # pragma: no cover
+                log.error("session %s: key record %s not updated", sid, doc["key_id"])
 
     # ------------------------------------------------------------------ bus events
     async def _events(self) -> None:
@@ -475,7 +702,18 @@ class Coordinator:
         if doc["session_type"] == "sign":
             roster.update({"key_id": doc["key_id"], "public_key": doc["public_key"],
                            "message_hash": doc["message_hash"],
-                           "derivation_path": doc["derivation_path"]})
+                           "derivation_path": doc["derivation_path"],
+                           "epoch": doc.get("epoch", 0)})
+        if doc["session_type"] in CHANGE_TYPES:
+            roster.update({"key_id": doc["key_id"], "public_key": doc["public_key"],
+                           "epoch": doc["epoch"]})
+        if doc["session_type"] == "reshare":
+            roster.update({"key_info": doc["key_info"],
+                           "old_threshold_t": doc["old_threshold_t"],
+                           "new_threshold_t": doc["new_threshold_t"],
+                           "new_threshold_n": doc["new_threshold_n"]})
+            for entry, p in zip(roster["parties"], doc["participants"]):
+                entry.update({"old_index": p["old_index"], "new_index": p["new_index"]})
         return roster
 
     async def _on_report(self, signed: dict[str, Any]) -> None:
@@ -513,8 +751,10 @@ class Coordinator:
         elif kind == "result":
             if doc["session_type"] == "keygen":
                 await self._on_keygen_result(sid, pid, report)
-            else:
+            elif doc["session_type"] == "sign":
                 await self._on_sign_result(sid, pid, report)
+            elif doc["session_type"] in CHANGE_TYPES:
+                await self._on_change_result(sid, pid, report)
 
     async def _on_failure(self, sid: str, pid: str, report: dict[str, Any]) -> None:
         code = str(report.get("code", "failed"))[:64]
@@ -540,10 +780,12 @@ class Coordinator:
         def fn(doc: dict[str, Any]) -> bool:
             for p in doc["participants"]:
                 if p["party_id"] == pid and p["report"] is None:
+                    info = report.get("key_info")
                     p["report"] = {"kind": "result", "key_id": str(report.get("key_id")),
                                    "public_key": str(report.get("public_key")),
                                    "chain_code": str(report.get("chain_code")),
-                                   "index": report.get("index")}
+                                   "index": report.get("index"),
+                                   "key_info": info if isinstance(info, dict) else None}
                     return True
             return False
         doc = await self._mutate(sid, fn)
@@ -553,7 +795,8 @@ class Coordinator:
         if any(r["kind"] != "result" for r in reps):
             await self._fail_deadline(doc)
             return
-        triples = {(r["key_id"], r["public_key"], r["chain_code"]) for r in reps}
+        triples = {(r["key_id"], r["public_key"], r["chain_code"],
+                    canonical_json(r.get("key_info")).decode()) for r in reps}
         bad_index = [p["party_id"] for p in doc["participants"]
                      if p["report"].get("index") != p["index"]]
         if len(triples) != 1 or bad_index:
@@ -561,14 +804,88 @@ class Coordinator:
                 "code": "result_mismatch", "culprits": bad_index,
                 "reason": "the parties reported different public keys"})
             return
-        key_id, public_key, chain_code = triples.pop()
+        key_id, public_key, chain_code, _info = triples.pop()
 
         def agree(d: dict[str, Any]) -> bool:
             d["chain_code_agreed"] = chain_code
+            d["key_info_agreed"] = reps[0].get("key_info")
             return True
         await self._mutate(sid, agree)
         await self._finish(sid, "completed", result={"key_id": key_id,
                                                      "public_key": public_key})
+
+    async def _on_change_result(self, sid: str, pid: str, report: dict[str, Any]) -> None:
+        """A reshare or refresh completes when every party has reported: every member of the
+        new committee (every party, for a refresh) the same public data of its new share,
+        every old member of a reshare the same receipt."""
+        def fn(doc: dict[str, Any]) -> bool:
+            for p in doc["participants"]:
+                if p["party_id"] == pid and p["report"] is None:
+                    ns, rc = report.get("new_share"), report.get("receipt")
+                    p["report"] = {"kind": "result",
+                                   "new_share": ns if isinstance(ns, dict) else None,
+                                   "receipt": str(rc)[:128] if rc else None}
+                    return True
+            return False
+        doc = await self._mutate(sid, fn)
+        if doc is None or not all(p["report"] for p in doc["participants"]):
+            return
+        if any(p["report"]["kind"] != "result" for p in doc["participants"]):
+            await self._fail_deadline(doc)
+            return
+        reshare = doc["session_type"] == "reshare"
+        bad: set[str] = set()
+        shares: dict[str, str] = {}
+        receipts: dict[str, str] = {}
+        for p in doc["participants"]:
+            rep, pid_ = p["report"], p["party_id"]
+            new_index = p["new_index"] if reshare else p["index"]
+            ns = rep.get("new_share")
+            if new_index is not None:
+                if ns is None or ns.get("index") != new_index:
+                    bad.add(pid_)
+                else:
+                    shares[pid_] = canonical_json(
+                        {k: v for k, v in ns.items() if k != "index"}).decode()
+            elif ns is not None:
+                bad.add(pid_)
+            if reshare and p["old_index"] is not None:
+                if not rep.get("receipt"):
+                    bad.add(pid_)
+                else:
+                    receipts[pid_] = rep["receipt"]
+        agreed: dict[str, Any] | None = None
+        for values in (shares, receipts):
+            if values:
+                common, _count = Counter(values.values()).most_common(1)[0]
+                bad.update(k for k, v in values.items() if v != common)
+        if shares:
+            agreed = json.loads(Counter(shares.values()).most_common(1)[0][0])
+        n2 = doc["new_threshold_n"] if reshare else doc["threshold_n"]
+        t2 = doc["new_threshold_t"] if reshare else doc["threshold_t"]
+        if not bad and (agreed is None or agreed.get("public_key") != doc["public_key"]
+                        or agreed.get("key_id") != doc["key_id"]
+                        or agreed.get("epoch") != doc["epoch"] + 1
+                        or agreed.get("threshold") != t2 or agreed.get("parties") != n2):
+            bad.update(shares)
+        if bad:
+            await self._finish(sid, "failed", error={
+                "code": "result_mismatch", "culprits": sorted(bad),
+                "reason": "the parties reported different or wrong results of the "
+                          f"{doc['session_type']}; the old shares stay in use"})
+            return
+        assert agreed is not None
+
+        def agree(d: dict[str, Any]) -> bool:
+            d["agreed"] = agreed
+            return True
+        await self._mutate(sid, agree)
+        result = {"key_id": doc["key_id"], "public_key": doc["public_key"],
+                  "threshold_t": t2, "threshold_n": n2, "epoch": agreed["epoch"]}
+        if reshare:
+            result.update({"new_threshold_t": t2, "new_threshold_n": n2,
+                           "participants": doc["new_participants"]})
+        await self._finish(sid, "completed", result=result)
 
     async def _on_sign_result(self, sid: str, pid: str, report: dict[str, Any]) -> None:
         got = await self.store.get_session(sid)

@@ -4,8 +4,19 @@ token, checks the coordinator's signed roster, runs the protocol over the bus, k
 share encrypted in its own store and reports a signed result.
 
 Policy: a sign session is joined only with a stored share of the key; the backup party joins
-sign sessions only when they are marked ``purpose: "recovery"``. A keygen share is deleted again
-if the coordinator declares the session failed (for example the public keys disagreed).
+sign sessions only when they are marked ``purpose: "recovery"`` (reshare and refresh sessions,
+which sign nothing, it joins like any party). A keygen share is deleted again if the
+coordinator declares the session failed (for example the public keys disagreed).
+
+Reshare and refresh: the new share is stored *pending* beside the active one (with a ``change``
+record naming the session) before the result is reported. On the coordinator's signed
+``completed`` the pending share becomes the active one and every older version is deleted; an
+old member of a reshare that is not in the new committee deletes its share then, which it may
+do because it holds the library's ``ReshareReceipt`` (every new member acknowledged) and the
+coordinator saw every party's result. On a signed ``failed``/``expired`` the pending share is
+dropped and nothing else changes. A party that missed the final event (a crash, a restart)
+settles its open records from the session's control subject: at start, on every heartbeat, and
+before it uses a share whose epoch is behind the one a session asks for.
 """
 
 from __future__ import annotations
@@ -32,7 +43,16 @@ from .crypto import (
     unb64u,
     x25519_public_bytes,
 )
-from .run import ProtocolRun, RunFailed, sign_report, verify_roster
+from .run import (
+    ChangeOutcome,
+    ProtocolRun,
+    RunFailed,
+    change_report,
+    keygen_report,
+    sign_report,
+    verify_final,
+    verify_roster,
+)
 from .store import SqlStore, StoreError
 from .tokens import join_binding
 
@@ -40,6 +60,8 @@ __all__ = ["PartyNode", "BusTransport", "seal_invite", "open_invite"]
 
 log = logging.getLogger("tss.node.party")
 GRACE = 30.0
+TYPES = ("keygen", "sign", "reshare", "refresh")
+FINAL = ("completed", "failed", "expired")
 
 
 def _invite_ad(sid: str, party_id: str) -> bytes:
@@ -114,6 +136,7 @@ class PartyNode:
         self.active: dict[str, str] = {}
         self.completed = 0
         self.failed = 0
+        self._change_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -138,6 +161,8 @@ class PartyNode:
         if self.pool_size:
             self._main.append(asyncio.create_task(self._fill_pool(),
                                                   name=f"pool-{self.party_id}"))
+        self._main.append(asyncio.create_task(self._settle_quietly(),
+                                              name=f"settle-{self.party_id}"))
         log.info("party %s (%s) ready", self.party_id, self.role)
 
     async def stop(self) -> None:
@@ -174,6 +199,77 @@ class PartyNode:
             await asyncio.sleep(self.heartbeat)
             with contextlib.suppress(BusError):
                 await self._register()
+            await self._settle_quietly()
+
+    # ------------------------------------------------------------------ reshare/refresh records
+    def _record_id(self, sid: str) -> str:
+        return f"{self.party_id}.{sid}"
+
+    async def _settle_quietly(self) -> None:
+        try:
+            await self.settle()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried on the next heartbeat
+            log.exception("party %s: settling open reshares failed", self.party_id)
+
+    async def settle(self, key_id: str | None = None) -> int:
+        """Apply the final outcome of every open reshare/refresh of this party (of ``key_id``)
+        whose signed final event is on the bus; returns how many were settled."""
+        done = 0
+        for rec in await self.store.list_records("change"):
+            if rec.get("party_id") != self.party_id or (key_id and rec.get("key_id") != key_id):
+                continue
+            ev = await self._find_final(str(rec["sid"]))
+            if ev is not None and await self._apply_change(str(rec["sid"]), ev):
+                done += 1
+        return done
+
+    async def _find_final(self, sid: str) -> dict[str, Any] | None:
+        pub = await self._coordinator_key()
+        after = 0
+        for _ in range(20):
+            msgs = await self.bus.fetch(subjects.ctl(sid), after=after, limit=50, timeout=0)
+            if not msgs:
+                return None
+            for m in msgs:
+                ev = _json(m.data)
+                if ev.get("type") in FINAL and verify_final(ev, pub, sid):
+                    return ev
+            after = msgs[-1].seq
+        return None
+
+    async def _apply_change(self, sid: str, final: dict[str, Any]) -> bool:
+        """Switch to the new share (``completed``) or drop it (``failed``, ``expired``), once."""
+        async with self._change_lock:
+            rid = self._record_id(sid)
+            rec = await self.store.get_record("change", rid)
+            if rec is None:
+                return False
+            key_id = str(rec["key_id"])
+            if final.get("type") == "completed":
+                out = await self.store.switch_shares(
+                    key_id, self.party_id, session_id=sid, activate=bool(rec["new"]),
+                    retire=bool(rec["receipt"]) and not rec["new"])
+                log.info("party %s: %s %s completed: %d share(s) activated, %d old deleted",
+                         self.party_id, rec.get("type"), sid, out["activated"], out["deleted"])
+            else:
+                n = await self.store.discard_pending(key_id, self.party_id, sid)
+                log.info("party %s: %s %s %s: %d pending share(s) dropped, old share kept",
+                         self.party_id, rec.get("type"), sid, final.get("type"), n)
+            await self.store.delete_record("change", rid)
+            return True
+
+    async def _load_share(self, key_id: str, epoch: Any) -> tss.KeyShare | None:
+        """The active share of ``key_id``; if it is older than the ``epoch`` the session asks
+        for, settle this party's open reshares of the key first."""
+        raw = await self.store.get_share(key_id, self.party_id)
+        share = None if raw is None else tss.KeyShare.from_bytes(raw)
+        if isinstance(epoch, int) and (share is None or share.epoch < epoch):
+            if await self.settle(key_id):
+                raw = await self.store.get_share(key_id, self.party_id)
+                share = None if raw is None else tss.KeyShare.from_bytes(raw)
+        return share
 
     async def _fill_pool(self) -> None:
         """Keep ``pool_size`` Paillier keys ready (safe primes are the slow part of keygen)."""
@@ -248,24 +344,24 @@ class PartyNode:
         sid = str(inv["sid"])
         typ = inv.get("type")
         deadline = float(inv.get("deadline", 0))
-        if time.time() >= deadline or typ not in ("keygen", "sign"):
+        if time.time() >= deadline or typ not in TYPES:
             return
         share: tss.KeyShare | None = None
-        if typ == "sign":
-            if self.role == "backup" and inv.get("purpose") != "recovery":
-                await self._report(sid, "declined", code="policy",
-                                   reason=f"{self.party_id} signs only for recovery")
-                return
+        needs_share = typ in ("sign", "refresh") or (typ == "reshare" and bool(inv.get("old")))
+        if typ == "sign" and self.role == "backup" and inv.get("purpose") != "recovery":
+            await self._report(sid, "declined", code="policy",
+                               reason=f"{self.party_id} signs only for recovery")
+            return
+        if needs_share:
             try:
-                raw = await self.store.get_share(str(inv.get("key_id")), self.party_id)
-            except StoreError as exc:
+                share = await self._load_share(str(inv.get("key_id")), inv.get("epoch"))
+            except (StoreError, tss.TssError) as exc:
                 await self._report(sid, "declined", code="share_unreadable", reason=str(exc))
                 return
-            if raw is None:
+            if share is None:
                 await self._report(sid, "declined", code="no_share",
                                    reason=f"{self.party_id} holds no share of this key")
                 return
-            share = tss.KeyShare.from_bytes(raw)
         try:
             token = open_invite(self._invite_key, inv, self.party_id)
         except CryptoError:
@@ -311,13 +407,17 @@ class PartyNode:
                 except RunFailed as exc:
                     log.warning("party %s: session %s: %s", self.party_id, sid, exc.reason)
                     return
-            elif kind in ("failed", "expired", "completed"):
+            elif kind in FINAL and verify_final(ev, await self._coordinator_key(), sid):
                 return
         self.active[sid] = "running"
-        run = ProtocolRun(roster, self.party_id, self.identity, x, share=share,
-                          paillier_key=self._take_paillier() if typ == "keygen" else None)
+        run = ProtocolRun(roster, self.party_id, self.identity, x, share=share)
+        if typ in ("keygen", "refresh") or (typ == "reshare" and
+                                             run.me.get("new_index") is not None):
+            run.paillier_key = self._take_paillier()
+        pub = await self._coordinator_key()
         run_task = asyncio.create_task(run.run(BusTransport(self.bus, sid, run.index)))
-        watch = asyncio.create_task(_wait_final(ctl, float(roster["deadline"]) + GRACE))
+        watch = asyncio.create_task(_wait_final(ctl, float(roster["deadline"]) + GRACE,
+                                                pub, sid))
         done, _ = await asyncio.wait({run_task, watch}, return_when=asyncio.FIRST_COMPLETED)
         if not run_task.done():
             run_task.cancel()
@@ -334,12 +434,13 @@ class PartyNode:
             self.failed += 1
             await self._report(sid, "failed", **exc.to_dict())
             return
+        if isinstance(result, ChangeOutcome):
+            await self._finish_change(sid, roster, result, watch)
+            return
         if isinstance(result, tss.KeyShare):
             await self.store.put_share(result.key_id, self.party_id, result.to_bytes(),
                                        public_key=result.public_key.hex(), session_id=sid)
-            await self._report(sid, "result", key_id=result.key_id,
-                               public_key=result.public_key.hex(),
-                               chain_code=result.chain_code.hex(), index=result.index)
+            await self._report(sid, "result", **keygen_report(result))
             final = await watch
             if final is not None and final.get("type") in ("failed", "expired"):
                 await self.store.delete_share(result.key_id, self.party_id, session_id=sid)
@@ -353,6 +454,33 @@ class PartyNode:
                                v=result.recovery_id)
         self.completed += 1
 
+    async def _finish_change(self, sid: str, roster: dict[str, Any], outcome: ChangeOutcome,
+                             watch: asyncio.Task[Any]) -> None:
+        """Keep the new share pending, report, and settle on the signed final event."""
+        key_id = str(roster["key_id"])
+        async with self._change_lock:  # a concurrent settle sees the record and the share
+            await self.store.put_record("change", self._record_id(sid), {
+                "party_id": self.party_id, "sid": sid, "key_id": key_id,
+                "type": roster["type"], "new": outcome.new_share is not None,
+                "receipt": outcome.receipt is not None, "created_at": time.time()},
+                create=False)
+            if outcome.new_share is not None:
+                s = outcome.new_share
+                await self.store.put_share(key_id, self.party_id, s.to_bytes(),
+                                           public_key=s.public_key.hex(), session_id=sid,
+                                           version=None, pending=True)
+        await self._report(sid, "result", **change_report(outcome))
+        final = await watch
+        if final is None:
+            log.warning("party %s: %s %s: no final event before the deadline; the new share "
+                        "stays pending until it is settled", self.party_id, roster["type"], sid)
+            return
+        await self._apply_change(sid, final)
+        if final.get("type") == "completed":
+            self.completed += 1
+        else:
+            self.failed += 1
+
 
 def _json(data: bytes) -> dict[str, Any]:
     try:
@@ -362,8 +490,10 @@ def _json(data: bytes) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-async def _wait_final(ctl: Any, until: float) -> dict[str, Any] | None:
-    """The session's final control event (completed, failed, expired), or None at ``until``."""
+async def _wait_final(ctl: Any, until: float, coordinator_public: str | None,
+                      sid: str) -> dict[str, Any] | None:
+    """The session's final control event (completed, failed, expired) signed by the
+    coordinator, or None at ``until``. Unsigned or forged events are ignored."""
     while True:
         remaining = until - time.time()
         if remaining <= 0:
@@ -372,5 +502,7 @@ async def _wait_final(ctl: Any, until: float) -> dict[str, Any] | None:
         if m is None:
             continue
         ev = _json(m.data)
-        if ev.get("type") in ("completed", "failed", "expired"):
-            return ev
+        if ev.get("type") in FINAL:
+            if verify_final(ev, coordinator_public, sid):
+                return ev
+            log.warning("session %s: ignored a final event that does not verify", sid)

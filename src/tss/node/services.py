@@ -290,7 +290,8 @@ def party_api_app(parties: list[PartyNode], api_key: str) -> Any:
         for p in parties:
             out.append({"party_id": p.party_id, "role": p.role,
                         "ed25519": p.identity.public_hex if p.identity else None,
-                        "keys": len(await p.store.list_shares(p.party_id)),
+                        "keys": len({s["key_id"] for s in await p.store.list_shares(p.party_id)
+                                     if s["state"] == "active"}),
                         "active_sessions": len(p.active), "completed": p.completed,
                         "failed": p.failed})
         return {"parties": out}
@@ -304,7 +305,8 @@ def party_api_app(parties: list[PartyNode], api_key: str) -> Any:
         shares = await p.store.list_shares(party_id)
         return {"party_id": party_id,
                 "keys": [{"key_id": s["key_id"], "public_key": s["public_key"],
-                          "session_id": s["session_id"], "created_at": iso(s["created_at"])}
+                          "session_id": s["session_id"], "version": s["version"],
+                          "state": s["state"], "created_at": iso(s["created_at"])}
                          for s in shares]}
 
     guarded = ApiKeyGuard(app, api_key=api_key, prefixes=("/api/",))

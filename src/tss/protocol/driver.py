@@ -210,13 +210,19 @@ class RoundMachine:
         expected = echo_digests(self.session_id, round, mine)
         if echo == expected:
             return
-        for pos, k in enumerate(sorted(mine)):
-            if echo[32 * pos:32 * pos + 32] != expected[32 * pos:32 * pos + 32]:
-                culprits = [j] if k in (j, self.index) else [j, k]
-                self._abort(culprits, round + 1,
-                            f"echo mismatch: party {j} saw a different round-{round} "
-                            f"broadcast from party {k}")
-        self._abort([j], round + 1, "malformed echo")  # pragma: no cover
+        order = sorted(mine)
+        if len(echo) != len(expected):  # pragma: no cover - callers read a fixed length
+            self._abort([j], round + 1, "malformed echo")
+        differs = [k for pos, k in enumerate(order)
+                   if echo[32 * pos:32 * pos + 32] != expected[32 * pos:32 * pos + 32]]
+        # j's own broadcast, or ours, seen differently: j lies (senders are authenticated)
+        for k in differs:
+            if k in (j, self.index):
+                self._abort([j], round + 1, f"echo mismatch: party {j} misreports the "
+                                            f"round-{round} broadcast of party {k}")
+        k = differs[0]
+        self._abort([j, k], round + 1, f"echo mismatch: party {j} saw a different round-{round} "
+                                       f"broadcast from party {k} (one of the two equivocated)")
 
     # ---------------------------------------------------------------------- messages
     def broadcast(self, payload: bytes) -> Message:

@@ -113,9 +113,9 @@ class _Waiters:
         entry = (loop, fut)
         self._waiters.append(entry)
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            pass
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for drops a cancellation that
+            # arrives as the future completes, and a cancelled poller would then run on
+            await asyncio.wait({fut}, timeout=timeout)
         finally:
             try:
                 self._waiters.remove(entry)

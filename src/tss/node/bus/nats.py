@@ -163,10 +163,11 @@ class NatsBus(Bus):
             remaining = deadline - time.monotonic()
             if got or remaining <= 0 or event is None:
                 return got
-            try:
-                await asyncio.wait_for(event.wait(), min(remaining, self.poll_interval))
-            except asyncio.TimeoutError:
-                pass
+            waiter = asyncio.ensure_future(event.wait())
+            try:  # asyncio.wait keeps a cancellation (3.11's wait_for may drop it)
+                await asyncio.wait({waiter}, timeout=min(remaining, self.poll_interval))
+            finally:
+                waiter.cancel()
 
     async def last_seq(self) -> int:
         await self._ensure()

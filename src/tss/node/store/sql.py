@@ -41,7 +41,7 @@ def _schema(p: str, blob: str, real: str) -> list[str]:
         f"version INTEGER NOT NULL, public_key TEXT NOT NULL, session_id TEXT NOT NULL, "
         f"nonce {blob} NOT NULL, ciphertext {blob} NOT NULL, dek_nonce {blob} NOT NULL, "
         f"wrapped_dek {blob} NOT NULL, kek_id TEXT NOT NULL, created_at {real} NOT NULL, "
-        f"PRIMARY KEY (key_id, party_id, version))",
+        f"state TEXT NOT NULL DEFAULT 'active', PRIMARY KEY (key_id, party_id, version))",
         f"CREATE TABLE IF NOT EXISTS {p}sessions (id TEXT PRIMARY KEY, type TEXT NOT NULL, "
         f"status TEXT NOT NULL, doc TEXT NOT NULL, version INTEGER NOT NULL, "
         f"created_at {real} NOT NULL, updated_at {real} NOT NULL, deadline {real} NOT NULL)",
@@ -137,9 +137,20 @@ class SqlStore:
         try:
             for stmt in _schema(self._p, blob, real):
                 db.execute(stmt)
+            self._migrate(db)
         finally:
             if self.dialect == "postgres":
                 db.execute("SELECT pg_advisory_unlock(7355608)")
+
+    def _migrate(self, db: Any) -> None:
+        """Columns added after a table was first created (stores made by older versions)."""
+        col = "state TEXT NOT NULL DEFAULT 'active'"
+        if self.dialect == "postgres":
+            db.execute(f"ALTER TABLE {self._p}shares ADD COLUMN IF NOT EXISTS {col}")
+            return
+        names = {r[1] for r in db.execute(f"PRAGMA table_info({self._p}shares)").fetchall()}
+        if "state" not in names:
+            db.execute(f"ALTER TABLE {self._p}shares ADD COLUMN {col}")
 
     async def open(self, passphrase: str | bytes | None,
                    kdf_params: KdfParams | None = None) -> SqlStore:
@@ -220,37 +231,106 @@ class SqlStore:
 
     # ------------------------------------------------------------------ key shares
     async def put_share(self, key_id: str, party_id: str, share: bytes, *, public_key: str,
-                        session_id: str, version: int = 0) -> None:
+                        session_id: str, version: int | None = 0, pending: bool = False
+                        ) -> int:
+        """Store a share; ``version=None`` takes the next free version of (key, party).
+        A ``pending`` share (the result of a reshare or refresh whose session has not
+        completed yet) is kept beside the active one and is not returned by ``get_share``
+        until :meth:`switch_shares` activates it. Returns the version."""
         kek = self._need_kek()
-        rec = seal_record(kek, bytes(share), share_ad(key_id, party_id, version, public_key))
 
-        def put() -> None:
-            self._tx(lambda ex: ex(
-                f"INSERT INTO {self._p}shares (key_id, party_id, version, public_key, session_id,"
-                " nonce, ciphertext, dek_nonce, wrapped_dek, kek_id, created_at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key_id, party_id, version, public_key, session_id, rec.nonce, rec.ciphertext,
-                 rec.dek_nonce, rec.wrapped_dek, rec.kek_id, time.time())))
-        await self._run(put)
+        def put() -> int:
+            def body(ex: Callable[..., Any]) -> int:
+                v = version
+                if v is None:
+                    row = ex(f"SELECT MAX(version) FROM {self._p}shares WHERE key_id = ? AND "
+                             "party_id = ?", (key_id, party_id)).fetchone()
+                    v = 0 if row is None or row[0] is None else int(row[0]) + 1
+                rec = seal_record(kek, bytes(share), share_ad(key_id, party_id, v, public_key))
+                ex(f"INSERT INTO {self._p}shares (key_id, party_id, version, public_key, "
+                   "session_id, nonce, ciphertext, dek_nonce, wrapped_dek, kek_id, created_at, "
+                   "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (key_id, party_id, v, public_key, session_id, rec.nonce, rec.ciphertext,
+                    rec.dek_nonce, rec.wrapped_dek, rec.kek_id, time.time(),
+                    "pending" if pending else "active"))
+                return int(v)
+            return int(self._tx(body))
+        return int(await self._run(put))
 
-    async def get_share(self, key_id: str, party_id: str) -> bytes | None:
-        """The newest version of this party's share of ``key_id`` (decrypted), or None."""
-        kek = self._need_kek()
-        row = await self._run(self._one, f"SELECT version, public_key, nonce, ciphertext, "
-                              f"dek_nonce, wrapped_dek, kek_id FROM {self._p}shares WHERE "
-                              "key_id = ? AND party_id = ? ORDER BY version DESC LIMIT 1",
-                              (key_id, party_id))
-        if row is None:
-            return None
+    def _open_share(self, kek: Kek, key_id: str, party_id: str, row: Any) -> bytes:
         rec = SealedRecord(bytes(row[2]), bytes(row[3]), bytes(row[4]), bytes(row[5]), row[6])
         try:
             return open_record(kek, rec, share_ad(key_id, party_id, int(row[0]), row[1]))
         except CryptoError as exc:
             raise StoreError(f"share of {key_id} for {party_id}: {exc}") from None
 
+    async def get_share(self, key_id: str, party_id: str) -> bytes | None:
+        """The newest active version of this party's share of ``key_id`` (decrypted), or
+        None. Pending shares are not returned."""
+        kek = self._need_kek()
+        row = await self._run(self._one, f"SELECT version, public_key, nonce, ciphertext, "
+                              f"dek_nonce, wrapped_dek, kek_id FROM {self._p}shares WHERE "
+                              "key_id = ? AND party_id = ? AND state = 'active' "
+                              "ORDER BY version DESC LIMIT 1", (key_id, party_id))
+        if row is None:
+            return None
+        return self._open_share(kek, key_id, party_id, row)
+
+    async def get_pending_share(self, key_id: str, party_id: str,
+                                session_id: str) -> bytes | None:
+        """The pending share that session ``session_id`` made, or None."""
+        kek = self._need_kek()
+        row = await self._run(self._one, f"SELECT version, public_key, nonce, ciphertext, "
+                              f"dek_nonce, wrapped_dek, kek_id FROM {self._p}shares WHERE "
+                              "key_id = ? AND party_id = ? AND session_id = ? AND "
+                              "state = 'pending' ORDER BY version DESC LIMIT 1",
+                              (key_id, party_id, session_id))
+        if row is None:
+            return None
+        return self._open_share(kek, key_id, party_id, row)
+
+    async def switch_shares(self, key_id: str, party_id: str, *, session_id: str,
+                            activate: bool, retire: bool) -> dict[str, int]:
+        """The end of a completed reshare or refresh, in one transaction: ``activate`` makes
+        the pending share of ``session_id`` the active one and deletes every other version of
+        (key, party); ``retire`` alone (an old member that is not in the new committee)
+        deletes the active versions. Returns ``{"activated": .., "deleted": ..}``."""
+        def sw() -> dict[str, int]:
+            def body(ex: Callable[..., Any]) -> dict[str, int]:
+                out = {"activated": 0, "deleted": 0}
+                if activate:
+                    row = ex(f"SELECT version FROM {self._p}shares WHERE key_id = ? AND "
+                             "party_id = ? AND session_id = ? AND state = 'pending' ORDER BY "
+                             "version DESC LIMIT 1", (key_id, party_id, session_id)).fetchone()
+                    if row is None:
+                        return out
+                    v = int(row[0])
+                    out["activated"] = int(ex(
+                        f"UPDATE {self._p}shares SET state = 'active' WHERE key_id = ? AND "
+                        "party_id = ? AND version = ?", (key_id, party_id, v)).rowcount)
+                    out["deleted"] = int(ex(
+                        f"DELETE FROM {self._p}shares WHERE key_id = ? AND party_id = ? AND "
+                        "version <> ?", (key_id, party_id, v)).rowcount)
+                elif retire:
+                    out["deleted"] = int(ex(
+                        f"DELETE FROM {self._p}shares WHERE key_id = ? AND party_id = ? AND "
+                        "state = 'active'", (key_id, party_id)).rowcount)
+                return out
+            return dict(self._tx(body))
+        return dict(await self._run(sw))
+
+    async def discard_pending(self, key_id: str, party_id: str, session_id: str) -> int:
+        """Delete the pending share of a reshare or refresh that failed."""
+        def rm() -> int:
+            return int(self._tx(lambda ex: ex(
+                f"DELETE FROM {self._p}shares WHERE key_id = ? AND party_id = ? AND "
+                "session_id = ? AND state = 'pending'", (key_id, party_id,
+                                                         session_id)).rowcount))
+        return int(await self._run(rm))
+
     async def has_share(self, key_id: str, party_id: str) -> bool:
         row = await self._run(self._one, f"SELECT 1 FROM {self._p}shares WHERE key_id = ? AND "
-                              "party_id = ?", (key_id, party_id))
+                              "party_id = ? AND state = 'active'", (key_id, party_id))
         return row is not None
 
     async def delete_share(self, key_id: str, party_id: str, *,
@@ -270,15 +350,15 @@ class SqlStore:
         return int(await self._run(rm))
 
     async def list_shares(self, party_id: str | None = None) -> list[dict[str, Any]]:
-        sql = (f"SELECT key_id, party_id, version, public_key, session_id, created_at FROM "
-               f"{self._p}shares")
+        sql = (f"SELECT key_id, party_id, version, public_key, session_id, created_at, state "
+               f"FROM {self._p}shares")
         params: tuple[Any, ...] = ()
         if party_id is not None:
             sql += " WHERE party_id = ?"
             params = (party_id,)
         rows = await self._run(self._all, sql + " ORDER BY created_at", params)
         return [{"key_id": r[0], "party_id": r[1], "version": int(r[2]), "public_key": r[3],
-                 "session_id": r[4], "created_at": float(r[5])} for r in rows]
+                 "session_id": r[4], "created_at": float(r[5]), "state": r[6]} for r in rows]
 
     # ------------------------------------------------------------------ sessions and tokens
     async def create_session(self, doc: dict[str, Any],
@@ -381,6 +461,16 @@ class SqlStore:
                                    "created_at) VALUES (?, ?, ?, ?)",
                                    (doc["key_id"], doc["public_key"], text, time.time())))
         await self._run(put)
+
+    async def update_key(self, doc: dict[str, Any]) -> bool:
+        """Replace the record of ``doc["key_id"]`` (its public key cannot change)."""
+        text = json.dumps(doc, sort_keys=True)
+
+        def upd() -> bool:
+            return bool(self._tx(lambda ex: ex(
+                f"UPDATE {self._p}keys SET doc = ? WHERE key_id = ? AND public_key = ?",
+                (text, doc["key_id"], doc["public_key"])).rowcount == 1))
+        return bool(await self._run(upd))
 
     async def get_key(self, *, key_id: str | None = None,
                       public_key: str | None = None) -> dict[str, Any] | None:
