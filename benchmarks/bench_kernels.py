@@ -91,3 +91,40 @@ def test_batch_powmod(benchmark, threads, backend):
     items = batch_items()
     got = benchmark(backend.batch_powmod, items, threads)
     assert got == [_gmpy2.powmod(*t) for t in items]
+
+
+def _fixed_operands(k: int):
+    bs, es, m = operands(2048, 2048, k)
+    return bs[0], es, m
+
+
+@pytest.mark.parametrize("impl", ["fixed-base", "batch"])
+def test_fixed_base_128(benchmark, impl):
+    benchmark.group = "128 powers of one base, 2048/2048, 2 threads (Πprm verify)"
+    t, es, m = _fixed_operands(128)
+    if impl == "fixed-base":
+        got = benchmark(_native_backend.fixed_base_powmod, t, es, m, 2)
+    else:
+        got = benchmark(_native_backend.batch_powmod, [(t, e, m) for e in es], 2)
+    assert got[:3] == [pow(t, e, m) for e in es[:3]]
+
+
+@pytest.mark.parametrize("impl", ["kept-tables", "powmod_sec"])
+def test_ring_pedersen_commitment_sec(benchmark, impl):
+    benchmark.group = "s^x t^y mod N^ constant time, x 768 / y 2560 bits (prover)"
+    (s, t), _, m = operands(2048, 2048, 2)
+    x, y = (1 << 767) + 12345, (1 << 2559) + 6789
+    fn = arith.multi_powmod_fixed_sec if impl == "kept-tables" else arith.multi_powmod_sec
+    assert benchmark(fn, [s, t], [x, y], m) == pow(s, x, m) * pow(t, y, m) % m
+
+
+@pytest.mark.parametrize("lanes", [True, False], ids=["ifma-lanes", "gmp"])
+def test_batch_same_exponent(benchmark, lanes):
+    benchmark.group = "32 x z^N mod N, 2048 bits, 1 thread (Πmod verify)"
+    bs, _, m = operands(2048, 2048, 32)
+    before, _ = _native_backend.set_simd(lanes)
+    try:
+        got = benchmark(_native_backend.batch_powmod, [(b, m, m) for b in bs], 1)
+    finally:
+        _native_backend.set_simd(before)
+    assert got[0] == pow(bs[0], m, m)

@@ -240,6 +240,44 @@ def measure(quick: bool = False) -> str:
         f"{_ms(max(sp_n))} / {_ms(max(sp_g))} ms; median wall time "
         f"{_ms(statistics.median(wall_n))} / {_ms(statistics.median(wall_g))} ms")
 
+    # AVX-512 IFMA lanes (eight exponentiations at once), one thread, CPU time
+    simd_before, simd_available = N.set_simd()
+    zs, _, nmod = operands(2048, 2048, 32)
+    same = [(z, nmod, nmod) for z in zs]
+    N.set_simd(True)
+    t_on = per_call(lambda: N.batch_powmod(same, 1), budget)
+    N.set_simd(False)
+    t_off = per_call(lambda: N.batch_powmod(same, 1), budget)
+    sp_off, _ = safe_prime_times(N, prime_runs)
+    N.set_simd(simd_before)
+    tg_same = per_call(lambda: G.batch_powmod(same, 1), budget)
+    row("batch_powmod 32 × z^N mod N, 2048 bits, 1 thread (Πmod verify)", _ms(t_on),
+        _ms(tg_same), "",
+        (f"with the AVX-512 IFMA lanes; without them {_ms(t_off)} ms, so {t_off / t_on:.2f}x "
+         f"(safe prime median without them: {_ms(statistics.median(sp_off))} ms)")
+        if simd_available else "this CPU has no AVX-512 IFMA: GMP alone")
+
+    # fixed base: 128 powers of one base (Πprm verify), and kept tables (ring-Pedersen)
+    tbase, texps, tmod = zs[0], [e for _, e, _ in batch_items(128)], nmod
+    t_fb = per_call(lambda: N.fixed_base_powmod(tbase, texps, tmod, 1), budget)
+    t_sep = per_call(lambda: N.batch_powmod([(tbase, e, tmod) for e in texps], 1), budget)
+    tg_fb = per_call(lambda: G.fixed_base_powmod(tbase, texps, tmod, 1), budget)
+    row("fixed_base_powmod: 128 powers of one base, 2048/2048, 1 thread", _ms(t_fb),
+        _ms(tg_fb), "", f"one Lim-Lee comb for all: {t_sep / t_fb:.2f}x the native batch "
+        f"({_ms(t_sep)} ms), {tg_fb / t_fb:.1f}x gmpy2 powmod one by one")
+    (s_, t_), _, rmod = operands(2048, 2048, 2)
+    x_, y_ = (1 << 767) + 12345, (1 << 2559) + 6789
+    with using(N):
+        arith.multi_powmod_fixed_sec([s_, t_], [x_, y_], rmod)  # build the kept tables
+        t_kept = per_call(lambda: arith.multi_powmod_fixed_sec([s_, t_], [x_, y_], rmod), budget)
+        t_sec = per_call(lambda: arith.multi_powmod_sec([s_, t_], [x_, y_], rmod), budget)
+    with using(G):
+        tg_sec = per_call(lambda: arith.multi_powmod_sec([s_, t_], [x_, y_], rmod), budget)
+    row("s^x t^y mod N̂ constant time, x 768 / y 2560 bits (ring-Pedersen commitment)",
+        _ms(t_kept), _ms(tg_sec), "",
+        f"kept fixed-base tables for s and t: {t_sec / t_kept:.2f}x two native powmod_sec "
+        f"({_ms(t_sec)} ms)")
+
     # batch on threads (wall time)
     # (the fastest of the samples: the one least disturbed by other work on the machine)
     items = batch_items()

@@ -224,15 +224,16 @@ def table(rows: list[dict[str, object]]) -> str:
 
 def section(rows: list[dict[str, object]], missing: list[str]) -> str:
     env = (f"Backend `{arith.BACKEND}`, gmpy2 {gmpy2.version()} on {gmpy2.mp_version()}, "
-           f"Python {platform.python_version()}, {platform.machine()}; single thread. "
+           f"Python {platform.python_version()}, {platform.machine()}. "
            "Produced by `benchmarks/proof_table.py`.")
     legend = (
         "Modexps: `count×modulus bits/exponent bits` as `tss.arith.counting` records them "
         "(buckets rounded up to 64 bits; a k-base multi-exponentiation counts k at its largest "
         "exponent; a CRT exponentiation counts its two halves). Floor: the same count of plain "
         "`gmpy2.powmod` calls with random operands of those sizes, timed in the same run. "
-        "Ratio: time / floor. Times are medians of CPU time (`time.process_time`), in ms. Point "
-        "multiplications (libsecp256k1) are not counted."
+        "Ratio: time / floor. Times are medians of CPU time (`time.process_time`, all threads: "
+        "Πmod and Πprm run their batches on two), in ms, with the fixed-base tables of s and t "
+        "kept from earlier runs. Point multiplications (libsecp256k1) are not counted."
     )
     parts = [HEADING, "", env, "", legend, "", table(rows)]
     if missing:

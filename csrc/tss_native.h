@@ -76,16 +76,17 @@ int tss_fixed_base_powmod(const unsigned char *b, size_t blen, size_t k,
 
 /* A kept fixed-base table: b's comb modulo an odd m > 1, for exponents below 2^bits, made once
    and used for many powers. sec = 1 makes every power constant time in the exponent (all entries
-   read, all products taken); sec = 0 is variable time. Every power is multiplied by corr (e.g. a
-   correction for an exponent offset). NULL on a bad argument or no memory. Read-only once made:
-   several threads may use one table at once. */
+   read, all products taken); sec = 0 is variable time. With offset > 0 (offset < bits) every
+   power is multiplied by b^(-2^offset), so that a signed exponent e, |e| < 2^offset, is passed
+   as e + 2^offset; then b must be a unit. NULL on a bad argument, a base that is not a unit (with
+   an offset) or no memory. Read-only once made: several threads may use one table at once. */
 typedef struct tss_fb tss_fb;
 tss_fb *tss_fb_new(const unsigned char *b, size_t blen, const unsigned char *m, size_t mlen,
-                   const unsigned char *corr, size_t corrlen, size_t bits, int sec);
+                   size_t offset, size_t bits, int sec);
 void tss_fb_free(tss_fb *fb);
 /* bytes of memory a table holds */
 size_t tss_fb_bytes(const tss_fb *fb);
-/* out (outlen bytes) = prod_i corr_i * b_i^e_i mod m over k >= 1 tables of one modulus and one
+/* out (outlen bytes) = prod_i b_i^(e_i - offset_i) mod m over k >= 1 tables of one modulus and one
    flavour (else TSS_ERR_ARG), exponents concatenated in exps with lengths elens, each below its
    table's 2^bits (else TSS_ERR_ARG). */
 int tss_fb_pow(size_t k, tss_fb *const *fbs, const unsigned char *exps, const size_t *elens,

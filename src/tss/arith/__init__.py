@@ -166,12 +166,11 @@ def _kept_table(b: int, m: int, cls: int, sec: bool):
         if h is not None:
             _kept.move_to_end(key)
             return h
-    inv = _B.invert(b, m)
-    if inv is None:
+    # the table multiplies every power by b^(-2^cls); None when b is not a unit
+    h = _B.fb_new(b, m, cls, cls + 1, sec)
+    if h is None:
         h, size = _NO_TABLE, 0
     else:
-        # b^(-2^cls): public (b and cls are), so variable time
-        h = _B.fb_new(b, m, _B.powmod(inv, 1 << cls, m), cls + 1, sec)
         size = _B.fb_bytes(h)
     with _kept_lock:
         if key not in _kept:
@@ -186,7 +185,7 @@ def _kept_table(b: int, m: int, cls: int, sec: bool):
 
 def _fixed_tables(bases: list[int], exps: list[int], m: int, sec: bool):
     """(tables, offset exponents) for prod b_i^e_i mod m, or None when a base has no table."""
-    handles, offsets = [], []
+    handles, offsets, nbytes = [], [], []
     for b, e in zip(bases, exps):
         cls = _length_class(e)
         h = _kept_table(b, m, cls, sec)
@@ -194,7 +193,8 @@ def _fixed_tables(bases: list[int], exps: list[int], m: int, sec: bool):
             return None
         handles.append(h)
         offsets.append(e + (1 << cls))
-    return handles, offsets
+        nbytes.append((cls + 8) // 8)  # the table's capacity, 2^(cls+1)
+    return handles, offsets, nbytes
 
 
 def _fixed_args(name: str, bases: Sequence[int], exps: Sequence[int],
@@ -215,7 +215,7 @@ def multi_powmod_fixed(bases: Sequence[int], exps: Sequence[int], m: int) -> int
     if tables is None:
         return multi_powmod(bs, es, m)
     record(m, max(abs(e) for e in es), len(bs))
-    return _B.fb_pow(tables[0], tables[1], m)
+    return _B.fb_pow(*tables[:2], m, tables[2])
 
 
 def multi_powmod_fixed_sec(bases: Sequence[int], exps: Sequence[int], m: int) -> int:
@@ -232,7 +232,7 @@ def multi_powmod_fixed_sec(bases: Sequence[int], exps: Sequence[int], m: int) ->
     for e in es:
         if e:
             record(m, abs(e))
-    return _B.fb_pow(tables[0], tables[1], m)
+    return _B.fb_pow(*tables[:2], m, tables[2])
 
 
 def batch_powmod(items: Sequence[tuple[int, int, int]], threads: int = 1) -> list[int]:

@@ -69,30 +69,35 @@ def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int) -> list
 class _Kept:
     """The gmpy2 stand-in for a kept fixed-base table: the same powers, one powmod each."""
 
-    __slots__ = ("b", "m", "corr", "bits", "sec")
+    __slots__ = ("b", "m", "offset", "bits", "sec")
 
-    def __init__(self, b: int, m: int, corr: int, bits: int, sec: bool) -> None:
-        self.b, self.m, self.corr = mpz(b % m), mpz(m), mpz(corr % m)
-        self.bits, self.sec = bits, sec
+    def __init__(self, b: int, m: int, offset: int, bits: int, sec: bool) -> None:
+        self.b, self.m = mpz(b % m), mpz(m)
+        self.offset, self.bits, self.sec = offset, bits, sec
 
 
-def fb_new(b: int, m: int, corr: int, bits: int, sec: bool) -> _Kept:
-    if m < 3 or not m & 1 or bits < 1:
-        raise ValueError("fixed-base tables need an odd modulus above 1 and bits >= 1")
-    return _Kept(b, m, corr, bits, sec)
+def fb_new(b: int, m: int, offset: int, bits: int, sec: bool) -> _Kept | None:
+    if m < 3 or not m & 1 or bits < 1 or not 0 <= offset < bits:
+        raise ValueError("fixed-base tables need an odd modulus above 1, 0 <= offset < bits")
+    if offset and gmpy2.gcd(b, m) != 1:
+        return None
+    return _Kept(b, m, offset, bits, sec)
 
 
 def fb_bytes(handle: _Kept) -> int:
     return 64
 
 
-def fb_pow(handles: Sequence[_Kept], exps: Sequence[int], m: int) -> int:
+def fb_pow(handles: Sequence[_Kept], exps: Sequence[int], m: int,
+           nbytes: Sequence[int] | None = None) -> int:
     acc = mpz(1)
     for h, e in zip(handles, exps, strict=True):
         if h.m != m or h.sec != handles[0].sec or not 0 <= e < (1 << h.bits):
             raise ValueError("fb_pow: another modulus or flavour, or an exponent out of range")
-        p = gmpy2.powmod_sec(h.b, e, h.m) if h.sec and e else gmpy2.powmod(h.b, e, h.m)
-        acc = acc * p % h.m * h.corr % h.m
+        e -= h.offset and 1 << h.offset
+        b = h.b if e >= 0 else gmpy2.invert(h.b, h.m)
+        p = gmpy2.powmod_sec(b, abs(e), h.m) if h.sec and e else gmpy2.powmod(b, abs(e), h.m)
+        acc = acc * p % h.m
     return int(acc)
 
 

@@ -220,12 +220,17 @@ def fixed_base_powmod(b: int, exps: Sequence[int], m: int, threads: int) -> list
     return [_from_bytes(raw[i : i + ml], "big") for i in range(0, k * ml, ml)]
 
 
-def fb_new(b: int, m: int, corr: int, bits: int, sec: bool):
-    """A kept fixed-base table for b mod m (odd m > 1), exponents below 2^bits; every power is
-    multiplied by corr. Freed when the returned handle is garbage."""
-    mb, bb, cb = _bytes(m), _bytes(b % m), _bytes(corr % m)
-    h = lib.tss_fb_new(bb, len(bb), mb, len(mb), cb, len(cb), bits, 1 if sec else 0)
+def fb_new(b: int, m: int, offset: int, bits: int, sec: bool):
+    """A kept fixed-base table for b mod m (odd m > 1), exponents below 2^bits; with offset > 0
+    every power is multiplied by b^(-2^offset). None when b is not a unit (and offset > 0).
+    Freed when the returned handle is garbage."""
+    if m < 3 or not m & 1 or bits < 1 or not 0 <= offset < bits:
+        raise ValueError("fixed-base tables need an odd modulus above 1, 0 <= offset < bits")
+    mb, bb = _bytes(m), _bytes(b % m)
+    h = lib.tss_fb_new(bb, len(bb), mb, len(mb), offset, bits, 1 if sec else 0)
     if h == ffi.NULL:
+        if offset and invert(b, m) is None:
+            return None
         raise MemoryError("fixed-base table")
     return ffi.gc(h, lib.tss_fb_free, size=lib.tss_fb_bytes(h))
 
@@ -234,10 +239,14 @@ def fb_bytes(handle) -> int:
     return int(lib.tss_fb_bytes(handle))
 
 
-def fb_pow(handles: Sequence, exps: Sequence[int], m: int) -> int:
-    """prod corr_i * b_i^e_i mod m over kept tables of one modulus and flavour, each e_i in
-    [0, 2^bits)."""
-    es = [e.to_bytes((e.bit_length() + 7) >> 3, "big") for e in exps]
+def fb_pow(handles: Sequence, exps: Sequence[int], m: int,
+           nbytes: Sequence[int] | None = None) -> int:
+    """prod b_i^(e_i - 2^offset_i) mod m over kept tables of one modulus and flavour, each e_i
+    in [0, 2^bits). nbytes: the byte length to pass each exponent in (the table's capacity), so
+    that the length does not depend on the exponent's value."""
+    if nbytes is None:
+        nbytes = [(e.bit_length() + 7) >> 3 for e in exps]
+    es = [e.to_bytes(nb, "big") for e, nb in zip(exps, nbytes, strict=True)]
     ml = (m.bit_length() + 7) >> 3
     out = _new("unsigned char[]", ml)
     rc = lib.tss_fb_pow(len(es), _new("tss_fb *[]", list(handles)), b"".join(es),
