@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import gcd
 
-from ..errors import InvalidProof
+from ..errors import DecodeError, InvalidProof
 from ..hashing import Transcript
 from ..params import SecurityLevel
+from ..randomness import Rng
+from ._codec import Reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +42,29 @@ def in_signed_range(v: int, bits: int) -> bool:
 
 def is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_unit(v: object, n: int) -> bool:
+    """v is an int in Z*_n."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 < v < n and gcd(v, n) == 1
+
+
+def signed_below(rng: Rng, bound: int) -> int:
+    """Uniform in [-bound, bound]."""
+    return rng.below(2 * bound + 1) - bound
+
+
+def read_unsigned(r: Reader, bits: int, name: str, *, proof: str) -> int:
+    """Decode a non-negative field of at most ``bits`` bits."""
+    v = r.int()
+    if v < 0 or v.bit_length() > bits:
+        raise DecodeError(f"{proof} field {name} out of range")
+    return v
+
+
+def read_signed(r: Reader, bits: int, name: str, *, proof: str) -> int:
+    """Decode a signed field of at most ``bits`` bits of magnitude."""
+    v = r.int()
+    if v.bit_length() > bits:
+        raise DecodeError(f"{proof} field {name} too large")
+    return v

@@ -21,16 +21,25 @@ probability 2^-256) and bounds |z3| <= 2^(ell+eps+1) N^ (met by every honest pro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import gcd
+from functools import partial
 
 from .. import arith
 from ..curve import G, Point
-from ..errors import DecodeError, UsageError
+from ..errors import UsageError
 from ..paillier import PaillierPublicKey, PaillierSecretKey, RingPedersen
 from ..params import SecurityLevel
 from ..randomness import Rng, resolve
 from ._codec import Reader, Writer
-from ._common import ProofContext, check, in_signed_range, is_int
+from ._common import (
+    ProofContext,
+    check,
+    in_signed_range,
+    is_int,
+    is_unit,
+    read_signed,
+    read_unsigned,
+    signed_below,
+)
 
 TAG = "log_star"
 
@@ -99,27 +108,10 @@ class Proof:
         return cls(S, A, Y, D, z1, z2, z3)
 
 
-def _unsigned(r: Reader, bits: int, name: str) -> int:
-    v = r.int()
-    if v < 0 or v.bit_length() > bits:
-        raise DecodeError(f"Πlog* field {name} out of range")
-    return v
-
-
-def _signed(r: Reader, bits: int, name: str) -> int:
-    v = r.int()
-    if v.bit_length() > bits:
-        raise DecodeError(f"Πlog* field {name} too large")
-    return v
-
-
-def _is_unit(v: object, n: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and 0 < v < n and gcd(v, n) == 1
-
-
-def _signed_below(rng: Rng, bound: int) -> int:
-    """Uniform in [-bound, bound]."""
-    return rng.below(2 * bound + 1) - bound
+_unsigned = partial(read_unsigned, proof="Πlog*")
+_signed = partial(read_signed, proof="Πlog*")
+_is_unit = is_unit
+_signed_below = signed_below
 
 
 def _challenge(ctx: ProofContext, stmt: Statement, S: int, A: int, Y: Point, D: int) -> int:
