@@ -22,6 +22,7 @@ from .zk._codec import Reader, Writer
 __all__ = ["KeyShare", "PublicKeyInfo", "Presignature", "Signature"]
 
 _KEYSHARE_MAGIC = b"TSSK"
+_PUBINFO_MAGIC = b"TSSI"
 _PRESIG_MAGIC = b"TSSP"
 _VERSION = 1
 
@@ -45,6 +46,31 @@ def _open(magic: bytes, data: bytes, what: str) -> bytes:
     return body[len(magic) + 1:]
 
 
+def _check_polynomial(points: tuple[int, ...], shares: tuple[Point, ...], t: int,
+                      public_key: Point) -> None:
+    """All public shares on one polynomial of degree t - 1 whose value at 0 is the key."""
+    if any(p.is_identity for p in shares) or public_key.is_identity:
+        raise DecodeError("a public share or the public key is the identity")
+    base = list(range(t))
+    xs = [points[j] for j in base]
+    for j in range(len(points)):
+        if j in base:
+            continue
+        target = points[j]
+        coeffs = []
+        for a in base:
+            num, den = 1, 1
+            for b in base:
+                if b != a:
+                    num = num * (target - points[b]) % Q
+                    den = den * (points[a] - points[b]) % Q
+            coeffs.append(num * pow(den, -1, Q) % Q)
+        if point_sum(shares[a] * c for a, c in zip(base, coeffs)) != shares[j]:
+            raise DecodeError("public shares are not on one polynomial of the threshold")
+    if point_sum(shares[a] * lagrange_at_zero(xs, points[a]) for a in base) != public_key:
+        raise DecodeError("public shares do not interpolate to the public key")
+
+
 @dataclass(frozen=True)
 class PublicKeyInfo:
     """The public side of a key: enough for a new committee member to check a reshare."""
@@ -60,6 +86,47 @@ class PublicKeyInfo:
     @property
     def parties(self) -> int:
         return len(self.points)
+
+    def to_bytes(self) -> bytes:
+        """Versioned, checksummed encoding (for handing to a new member of a reshare)."""
+        w = Writer().raw(bytes([self.level.code]))
+        w.ints([self.threshold, self.epoch]).ints(list(self.points))
+        for p in self.public_shares:
+            w.point(p)
+        w.point(self.public_key_point).raw(self.chain_code)
+        return _seal(_PUBINFO_MAGIC, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PublicKeyInfo:
+        """Decode and validate: the public shares lie on one polynomial of the threshold whose
+        value at 0 is the public key. Compare the public key with the one you expect."""
+        r = Reader(_open(_PUBINFO_MAGIC, data, "public key info"))
+        level = level_by_code(r.raw(1)[0])
+        threshold, epoch = r.ints(2)
+        points = tuple(r.ints())
+        if not 1 <= len(points) <= 255:
+            raise DecodeError("party count out of range")
+        shares = tuple(r.point() for _ in points)
+        y = r.point()
+        chain = r.raw(32)
+        r.end()
+        info = cls(level, threshold, points, shares, y, chain, epoch)
+        info.validate()
+        return info
+
+    def validate(self) -> None:
+        n, t = len(self.points), self.threshold
+        if not 1 <= t <= n:
+            raise DecodeError("threshold must be between 1 and the number of parties")
+        if not 0 <= self.epoch < 1 << 32:
+            raise DecodeError("epoch out of range")
+        if len(self.public_shares) != n or len(self.chain_code) != 32:
+            raise DecodeError("inconsistent public key info")
+        try:
+            check_points(self.points)
+        except UsageError as exc:
+            raise DecodeError(f"evaluation points: {exc}") from None
+        _check_polynomial(self.points, self.public_shares, t, self.public_key_point)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -162,30 +229,7 @@ class KeyShare:
             raise DecodeError("secret share out of range")
         if base_mul(self.secret_share) != self.public_shares[self.index]:
             raise DecodeError("secret share does not match its public share")
-        if any(p.is_identity for p in self.public_shares) or self.public_key_point.is_identity:
-            raise DecodeError("a public share or the public key is the identity")
-        # all public shares on one polynomial of degree t - 1 whose value at 0 is the key
-        base = list(range(t))
-        xs = [self.points[j] for j in base]
-        for j in range(n):
-            if j in base:
-                continue
-            # interpolate f(points[j]) from the first t shares
-            target = self.points[j]
-            coeffs = []
-            for a in base:
-                num, den = 1, 1
-                for b in base:
-                    if b != a:
-                        num = num * (target - self.points[b]) % Q
-                        den = den * (self.points[a] - self.points[b]) % Q
-                coeffs.append(num * pow(den, -1, Q) % Q)
-            if point_sum(self.public_shares[a] * c for a, c in zip(base, coeffs)) \
-                    != self.public_shares[j]:
-                raise DecodeError("public shares are not on one polynomial of the threshold")
-        y = point_sum(self.public_shares[a] * lagrange_at_zero(xs, self.points[a]) for a in base)
-        if y != self.public_key_point:
-            raise DecodeError("public shares do not interpolate to the public key")
+        _check_polynomial(self.points, self.public_shares, t, self.public_key_point)
         if not self.imported:
             if self.paillier is None:
                 raise DecodeError("a key share needs its Paillier key")
